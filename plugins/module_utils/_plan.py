@@ -1,0 +1,151 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hostnet.fabric maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE to hostnet.fabric: not a public API, may change without notice.
+#
+# Planning and applying changes, with rollback. No Ansible here.
+#
+# A module reads the current state, then *plans*: every difference between what the user
+# asked for (options left at None are unmanaged) and what the kernel has becomes an Action
+# with a human-readable text, a do() and, where it makes sense, an undo(). Check mode is the
+# same path with apply() skipped. apply() runs the actions in order; if one fails, the ones
+# already done are undone in reverse order, so a run that fails half-way leaves no half-made
+# objects behind (the kernel has no NetworkManager-style checkpoints; this is ours).
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+
+
+class Action(object):
+    __slots__ = ('text', 'do', 'undo')
+
+    def __init__(self, text, do, undo=None):
+        self.text = text
+        self.do = do
+        self.undo = undo
+
+
+class ApplyError(Exception):
+    """An action failed; ``rolled_back`` lists what was undone, ``rollback_errors`` what could not be."""
+
+    def __init__(self, failed, cause, rolled_back, rollback_errors):
+        self.failed = failed
+        self.cause = cause
+        self.rolled_back = rolled_back
+        self.rollback_errors = rollback_errors
+        msg = '%s (while: %s)' % (cause, failed)
+        if rolled_back:
+            msg += '; rolled back: %s' % '; '.join(rolled_back)
+        if rollback_errors:
+            msg += '; ROLLBACK INCOMPLETE: %s' % '; '.join(rollback_errors)
+        super(ApplyError, self).__init__(msg)
+
+
+class Plan(object):
+    def __init__(self):
+        self.actions = []
+
+    def add(self, text, do, undo=None):
+        self.actions.append(Action(text, do, undo))
+
+    @property
+    def texts(self):
+        return [a.text for a in self.actions]
+
+    def __len__(self):
+        return len(self.actions)
+
+    def __bool__(self):
+        return bool(self.actions)
+
+    __nonzero__ = __bool__
+
+    def apply(self):
+        done = []
+        for action in self.actions:
+            try:
+                action.do()
+            except Exception as exc:
+                rolled_back, errors = [], []
+                for prev in reversed(done):
+                    if prev.undo is None:
+                        continue
+                    try:
+                        prev.undo()
+                        rolled_back.append(prev.text)
+                    except Exception as undo_exc:  # keep going: undo as much as we can
+                        errors.append('%s: %s' % (prev.text, undo_exc))
+                raise ApplyError(action.text, exc, rolled_back, errors)
+            done.append(action)
+
+
+# --------------------------------------------------------------------------- link settings
+def plan_addresses(current, wanted):
+    """(to_remove, to_add) making ``current`` exactly ``wanted`` (both canonical CIDR lists)."""
+    cur = [ipaddress.ip_interface(a) for a in current]
+    want = [ipaddress.ip_interface(a) for a in wanted]
+    to_remove = [str(a) for a in cur if a not in want]
+    to_add = [str(a) for a in want if a not in cur]
+    return to_remove, to_add
+
+
+def plan_link_settings(plan, nl, name, current, want, created=False):
+    """Plan mtu / mac / master / addresses / up for link ``name`` in ``nl``'s namespace.
+
+    ``current`` is the link's public view (see link_view) or, when ``created`` is true, the
+    view predicted for a link this plan creates (settings then need no undo: the undo of the
+    creation removes the whole link). ``want`` values of None are unmanaged.
+    Returns the predicted view after the plan.
+    """
+    after = dict(current)
+    where = nl.where
+
+    def undoable(fn):
+        return None if created else fn
+
+    if want.get('mtu') is not None and want['mtu'] != current.get('mtu'):
+        old = current.get('mtu')
+        plan.add('set mtu of %s to %d in %s' % (name, want['mtu'], where),
+                 lambda: nl.set_link(name, mtu=want['mtu']),
+                 undoable(lambda: nl.set_link(name, mtu=old)))
+        after['mtu'] = want['mtu']
+    if want.get('mac') is not None and want['mac'] != current.get('mac'):
+        old = current.get('mac')
+        plan.add('set mac of %s to %s in %s' % (name, want['mac'], where),
+                 lambda: nl.set_link(name, address=want['mac']),
+                 undoable(lambda: nl.set_link(name, address=old)))
+        after['mac'] = want['mac']
+    if 'master' in want and want['master'] is not None and want['master'] != (current.get('master') or ''):
+        old = current.get('master')
+
+        def set_master(master):
+            index = nl.index_of(master, 'bridge') if master else 0
+            nl.set_link(name, master=index)
+        if want['master']:
+            text = 'attach %s to bridge %s in %s' % (name, want['master'], where)
+        else:
+            text = 'detach %s from bridge %s in %s' % (name, old, where)
+        plan.add(text, lambda: set_master(want['master']), undoable(lambda: set_master(old)))
+        after['master'] = want['master'] or None
+    if want.get('addresses') is not None:
+        to_remove, to_add = plan_addresses(current.get('addresses') or [], want['addresses'])
+        for cidr in to_remove:
+            plan.add('remove address %s from %s in %s' % (cidr, name, where),
+                     lambda c=cidr: nl.del_address(name, c),
+                     undoable(lambda c=cidr: nl.add_address(name, c)))
+        for cidr in to_add:
+            plan.add('add address %s to %s in %s' % (cidr, name, where),
+                     lambda c=cidr: nl.add_address(name, c),
+                     undoable(lambda c=cidr: nl.del_address(name, c)))
+        after['addresses'] = list(want['addresses'])
+    if want.get('up') is not None and want['up'] != current.get('up'):
+        old = current.get('up')
+        plan.add('set %s %s in %s' % (name, 'up' if want['up'] else 'down', where),
+                 lambda: nl.set_link(name, state='up' if want['up'] else 'down'),
+                 undoable(lambda: nl.set_link(name, state='up' if old else 'down')))
+        after['up'] = want['up']
+    return after
