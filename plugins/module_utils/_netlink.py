@@ -411,7 +411,7 @@ class Netlink(object):
     def fdb_append(self, ifname, mac, dst):
         index = self.index_of(ifname)
         with translated('add FDB entry %s dst %s on %s in %s' % (mac, dst, ifname, self.where)):
-            self.ipr.fdb('append', ifindex=index, lladdr=mac, dst=dst, state=NUD_PERMANENT | NUD_NOARP)
+            self.ipr.fdb('append', ifindex=index, lladdr=mac, dst=dst)
 
     def fdb_del(self, ifname, mac, dst):
         index = self.index_of(ifname)
