@@ -71,20 +71,20 @@ fi
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))' \
     || die "$PYTHON is $("$PYTHON" -V 2>&1); ansible-core 2.19 needs Python >= 3.11"
 
-want="$(
-    {
-        sha256sum <"$REQ"
-        "$PYTHON" -c 'import sys; print(sys.version.split()[0], sys.base_prefix)'
-    } | sha256sum | cut -d' ' -f1
-)"
+PYID='import sys; print(sys.version.split()[0], sys.base_prefix)'
+base_id="$("$PYTHON" -c "$PYID")"
+want="$(printf '%s\n%s\n' "$(sha256sum <"$REQ")" "$base_id" | sha256sum | cut -d' ' -f1)"
 
 if [ "${SETUP_FRESH:-0}" = 1 ] && [ -e "$VENV" ]; then
     say "removing $VENV (SETUP_FRESH=1)"
     rm -rf "$VENV"
 fi
-if [ -e "$VENV" ] && ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
-    say "$VENV is broken; recreating it"
-    rm -rf "$VENV"
+if [ -e "$VENV" ]; then
+    venv_id="$("$VENV/bin/python" -c "$PYID" 2>/dev/null || true)"
+    if [ "$venv_id" != "$base_id" ]; then
+        say "venv: $VENV is broken or built on another interpreter (${venv_id:-none}); recreating it"
+        rm -rf "$VENV"
+    fi
 fi
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then

@@ -492,7 +492,8 @@ def converge(nss, p, before, plan):
             # The new device keeps what the user does not manage (same MAC, so remote FDB entries
             # pointing at it stay right; same bridge, addresses and entries).
             p = dict(p)
-            for key in ('mtu', 'mac', 'master', 'addresses', 'ttl', 'proxy', 'peers', 'fdb', 'neigh'):
+            for key in ('local', 'dev', 'group', 'mtu', 'mac', 'master', 'addresses', 'ttl', 'proxy',
+                        'peers', 'fdb', 'neigh'):
                 if p[key] is None:
                     p[key] = before[key]
     spec = dict(p)
