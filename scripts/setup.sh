@@ -66,8 +66,12 @@ else
 fi
 
 # ---------------------------------------------------------------- virtualenv
-[ -x "$PYTHON" ] || PYTHON="$(command -v python3.11 || command -v python3 || true)"
-[ -n "$PYTHON" ] && [ -x "$PYTHON" ] || die "no python3 interpreter found (set PYTHON=...)"
+if [ ! -x "$PYTHON" ]; then
+    PYTHON="$(command -v python3.11 || command -v python3 || true)"
+    if [ -z "$PYTHON" ]; then
+        die "no python3 interpreter found (set PYTHON=...)"
+    fi
+fi
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))' \
     || die "$PYTHON is $("$PYTHON" -V 2>&1); ansible-core 2.19 needs Python >= 3.11"
 
