@@ -121,15 +121,30 @@ def plan_link_settings(plan, nl, name, current, want, created=False):
         after['mac'] = want['mac']
     if 'master' in want and want['master'] is not None and want['master'] != (current.get('master') or ''):
         old = current.get('master')
+        bridge_macs = {}
 
         def set_master(master):
-            index = nl.index_of(master, 'bridge') if master else 0
-            nl.set_link(name, master=index)
+            # a bridge without a fixed MAC takes one of its ports' MACs: remember each bridge's
+            # MAC so that the undo can give it back (a rollback must leave the bridge as it was)
+            for br in (old, master):
+                link = nl.link(br) if br else None
+                if link is not None and br not in bridge_macs:
+                    bridge_macs[br] = link['mac']
+            nl.set_link(name, master=nl.index_of(master, 'bridge') if master else 0)
+
+        def undo_master():
+            nl.set_link(name, master=nl.index_of(old, 'bridge') if old else 0)
+            for br, mac in bridge_macs.items():
+                link = nl.link(br)
+                if link is not None and link['mac'] != mac:
+                    nl.set_link(br, address=mac)
         if want['master']:
             text = 'attach %s to bridge %s in %s' % (name, want['master'], where)
         else:
             text = 'detach %s from bridge %s in %s' % (name, old, where)
-        plan.add(text, lambda: set_master(want['master']), undoable(lambda: set_master(old)))
+        # undone even on a link this plan creates: deleting the port alone would not give the
+        # bridge its MAC back
+        plan.add(text, lambda: set_master(want['master']), undo_master)
         after['master'] = want['master'] or None
     if want.get('addresses') is not None:
         to_remove, to_add = plan_addresses(current.get('addresses') or [], want['addresses'])

@@ -142,7 +142,6 @@ veth:
 '''
 
 import ipaddress
-import os
 
 from ansible_collections.hostnet.fabric.plugins.module_utils import _validate as v
 from ansible_collections.hostnet.fabric.plugins.module_utils._module import (
@@ -262,10 +261,8 @@ def _fresh(name, netns):
 def plan_create(plan, nl, peer_nl, p):
     kwargs = {'ifname': p['peer']}
     if p['peer_netns'] != p['netns']:
-        if p['peer_netns'] is None:
-            kwargs['net_ns_pid'] = os.getpid()
-        else:
-            kwargs['net_ns_fd'] = p['peer_netns']
+        # validate() made peer_netns default to netns, so it is a name here
+        kwargs['net_ns_fd'] = p['peer_netns']
     plan.add('create veth %s in %s with peer %s in %s' % (p['name'], nl.where, p['peer'], peer_nl.where),
              lambda: nl.add_link(p['name'], 'veth', peer=kwargs), lambda: nl.del_link(p['name']))
 
@@ -305,7 +302,10 @@ def converge(nss, p, before, plan):
     after = plan_link_settings(plan, nl, name, current, p, created=created)
     peer_want = {'mtu': p['mtu'], 'mac': p['peer_mac'], 'addresses': p['peer_addresses'], 'up': p['up']}
     after_peer = plan_link_settings(plan, peer_nl, p['peer'], current_peer, peer_want, created=created)
-    if p['peer_gateway'] is not None and p['peer_gateway'] != current_peer.get('gateway'):
+    # the kernel flushes a route with the address its subnet came from: if this plan removes a
+    # peer address, (re)install the default route after the address changes
+    flushed = p['peer_addresses'] is not None and any(a not in p['peer_addresses'] for a in current_peer['addresses'])
+    if p['peer_gateway'] is not None and (p['peer_gateway'] != current_peer.get('gateway') or flushed):
         old = current_peer.get('gateway')
         undo = None
         if not created:

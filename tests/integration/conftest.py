@@ -42,12 +42,21 @@ def bridge_json(ns, *args):
     return json.loads(out) if out else []
 
 
+# Operational state the kernel derives (carrier, STP election, offload limits a bridge adopts
+# from its ports) - not configuration, and not something a module sets or a rollback can reset.
+VOLATILE = frozenset(('stats', 'stats64', 'operstate', 'linkmode', 'topology_change_detected',
+                      'topology_change', 'root_port', 'root_path_cost', 'designated_root', 'bridge_id',
+                      'root_id', 'tso_max_size', 'tso_max_segs', 'gso_max_size', 'gso_max_segs',
+                      'gro_max_size', 'gso_ipv4_max_size', 'gro_ipv4_max_size'))
+
+
+CARRIER_FLAGS = frozenset(('LOWER_UP', 'NO-CARRIER', 'M-DOWN', 'linkdown'))
+
+
 def _strip_volatile(obj):
     if isinstance(obj, dict):
-        return {k: _strip_volatile(v) for k, v in obj.items()
-                if 'timer' not in k and k not in ('stats', 'stats64', 'operstate', 'linkmode', 'flags',
-                                                  'topology_change_detected', 'topology_change', 'root_port',
-                                                  'root_path_cost', 'designated_root', 'bridge_id')}
+        return {k: ([f for f in v if f not in CARRIER_FLAGS] if k == 'flags' else _strip_volatile(v))
+                for k, v in obj.items() if 'timer' not in k and k not in VOLATILE}
     if isinstance(obj, list):
         return [_strip_volatile(x) for x in obj]
     return obj
@@ -67,7 +76,7 @@ def snapshot(namespaces):
             'links': _strip_volatile(ip_json(ns, '-d', 'link', 'show')),
             'addrs': [(a['ifname'], [(i['local'], i['prefixlen']) for i in a.get('addr_info', [])])
                       for a in ip_json(ns, 'addr', 'show')],
-            'routes': ip_json(ns, 'route', 'show'),
+            'routes': _strip_volatile(ip_json(ns, 'route', 'show')),
             'fdb': bridge_json(ns, 'fdb', 'show'),
             'neigh': [n for n in ip_json(ns, 'neigh', 'show') if 'PERMANENT' in n.get('state', [])],
         }
