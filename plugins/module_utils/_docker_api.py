@@ -66,9 +66,13 @@ def get_json(docker_host, url, timeout=10):
     return resp.status, data
 
 
+def valid_container_ref(container):
+    return bool(_CONTAINER_RE.match(container or ''))
+
+
 def container_pid(docker_host, container, timeout=10):
     """PID of a running container's init process (by name or id)."""
-    if not _CONTAINER_RE.match(container or ''):
+    if not valid_container_ref(container):
         raise DockerAPIError('container: %r is not a valid container name or id' % (container,))
     status, data = get_json(docker_host, '/containers/%s/json' % quote(container, safe=''), timeout)
     if status == 404:

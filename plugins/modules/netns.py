@@ -126,6 +126,7 @@ from ansible_collections.hostnet.fabric.plugins.module_utils._docker_api import 
     DockerAPIError,
     container_pid,
     socket_path,
+    valid_container_ref,
 )
 from ansible_collections.hostnet.fabric.plugins.module_utils._module import (
     FabricError,
@@ -154,8 +155,8 @@ def validate(p):
             socket_path(p['docker_host'])
         except DockerAPIError as exc:
             raise v.ValidationError('docker_host', str(exc).split(': ', 1)[1])
-        if not p['container']:
-            raise v.ValidationError('container', 'must be a container name or id', p['container'])
+        if not valid_container_ref(p['container']):
+            raise v.ValidationError('container', 'is not a valid container name or id', p['container'])
     return p
 
 
