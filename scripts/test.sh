@@ -19,6 +19,7 @@
 # Environment:
 #   STAGES="unit lint"   stages to run when no arguments are given
 #   KEEP_GOING=1         run the remaining stages after a failure
+#   PYTEST_WORKERS=2     pytest-xdist workers for the integration tests
 #   PYTEST_ARGS="..."    extra pytest arguments (unit and integration), e.g. "-x -k bridge"
 #   SANITY_ARGS="..."    extra ansible-test sanity arguments, e.g. "--test pylint"
 #   KEEP_TMP=1           keep the temporary directories of the sanity and build stages
@@ -88,11 +89,12 @@ drop_tmp() {
 
 run_pytest() {
     local dir="$1" rc=0
+    shift
     [ -d "$dir" ] || fail "$dir does not exist"
     # collections/ansible_collections/hostnet/fabric links back to the repository root, so
     # `ansible_collections.hostnet.fabric.*` imports resolve to this checkout.
     PYTHONPATH="$REPO/collections${PYTHONPATH:+:$PYTHONPATH}" \
-        python -m pytest "$dir" ${pytest_args[@]+"${pytest_args[@]}"} || rc=$?
+        python -m pytest "$dir" "$@" ${pytest_args[@]+"${pytest_args[@]}"} || rc=$?
     if [ "$rc" -eq 5 ]; then
         fail "pytest collected no tests in $dir (exit code 5): there must be tests here"
     fi
@@ -106,7 +108,9 @@ stage_unit() {
 
 stage_integration() {
     [ "$(id -u)" -eq 0 ] || fail "the integration tests create real kernel objects and must run as root"
-    run_pytest tests/integration
+    # each test waits mostly on ansible-playbook subprocesses and uses namespaces of its own
+    # (unique names), so two workers are safe and halve the time on 2 cores
+    run_pytest tests/integration -n "${PYTEST_WORKERS:-2}" -p no:cacheprovider
 }
 
 stage_lint() {

@@ -26,11 +26,9 @@ from contextlib import contextmanager
 
 try:
     from pyroute2 import IPRoute
-    from pyroute2.netlink.exceptions import NetlinkError
     from pyroute2 import netns as _pr_netns
 except ImportError as exc:  # pragma: no cover - reported by the module
     IPRoute = None
-    NetlinkError = None
     _pr_netns = None
     PYROUTE2_IMPORT_ERROR = exc
 else:

@@ -39,7 +39,7 @@ seealso:
   - module: hostnet.fabric.veth
   - module: hostnet.fabric.vxlan
 author:
-  - hostnet.fabric maintainers
+  - hostnet.fabric maintainers (@hostnet)
 '''
 
 EXAMPLES = r'''

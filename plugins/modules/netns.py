@@ -60,7 +60,7 @@ seealso:
     description: The iproute2 manual page for network namespaces.
     link: https://man7.org/linux/man-pages/man8/ip-netns.8.html
 author:
-  - hostnet.fabric maintainers
+  - hostnet.fabric maintainers (@hostnet)
 '''
 
 EXAMPLES = r'''
@@ -210,8 +210,8 @@ def converge(nss, p, before, plan):
         if target == nlu.netns_inode():
             raise FabricError("%s: process %d shares this host's network namespace (host networking?); "
                               "refusing to name it" % ('container' if p['container'] else 'pid', pid))
-    after = dict(before) if before else {'name': name, 'path': path, 'stale': False, 'inode': None,
-                                          'interfaces': ['lo']}
+    fresh = {'name': name, 'path': path, 'stale': False, 'inode': None, 'interfaces': ['lo']}
+    after = dict(before) if before else fresh
     if before is not None and before['stale']:
         plan.add('remove stale left-over file %s (nothing mounted on it)' % path, lambda: os.unlink(path))
         before = None

@@ -69,7 +69,7 @@ seealso:
   - module: hostnet.fabric.netns
   - module: hostnet.fabric.bridge
 author:
-  - hostnet.fabric maintainers
+  - hostnet.fabric maintainers (@hostnet)
 '''
 
 EXAMPLES = r'''

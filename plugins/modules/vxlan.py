@@ -19,7 +19,7 @@ description:
   - Attributes the kernel cannot change in place (O(vni), O(dstport), O(local), O(dev), O(group), O(proxy))
     are compared with an existing device. When one differs the module fails naming the field, the current
     and the wanted value, and leaves the device alone, unless O(recreate=true).
-  - Another VXLAN device that already uses the same VNI and UDP port in the namespace is a conflict: the
+  - Another VXLAN device that already uses the same VNI and UDP port in the namespace is a conflict; the
     module fails naming it and never touches it. An interface of another kind with the wanted name is an
     error, never deleted.
 options:
@@ -120,7 +120,7 @@ seealso:
     description: Virtual eXtensible Local Area Network.
     link: https://www.rfc-editor.org/rfc/rfc7348
 author:
-  - hostnet.fabric maintainers
+  - hostnet.fabric maintainers (@hostnet)
 '''
 
 EXAMPLES = r'''
@@ -136,7 +136,7 @@ EXAMPLES = r'''
       - 192.0.2.11
       - 192.0.2.12
 
-- name: Fully static: known MACs and ARP entries, ARP suppression on
+- name: Fully static - known MACs and ARP entries, ARP suppression on
   hostnet.fabric.vxlan:
     name: vxlan42
     vni: 42

@@ -126,7 +126,7 @@ class Ansible:
             cmd += ['-e', json.dumps(extra_vars)]
         if in_netns:
             cmd = ['ip', 'netns', 'exec', in_netns] + cmd
-        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
         try:
             data = json.loads(proc.stdout)
         except ValueError:

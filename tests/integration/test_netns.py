@@ -21,7 +21,7 @@ def proc():
 
     def start():
         p = subprocess.Popen(['unshare', '--net', 'sleep', '600'])
-        for _ in range(100):  # bounded: wait until unshare has exec'd into sleep
+        for _attempt in range(100):  # bounded: wait until unshare has exec'd into sleep
             try:
                 if os.readlink('/proc/%d/ns/net' % p.pid) != os.readlink('/proc/self/ns/net'):
                     break
@@ -137,7 +137,7 @@ class _UnixHTTPServer(HTTPServer):
         self.socket.bind(self.server_address)
 
     def get_request(self):
-        sock, _ = self.socket.accept()
+        sock, _addr = self.socket.accept()
         return sock, ('local', 0)
 
 

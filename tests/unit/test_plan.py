@@ -1,0 +1,107 @@
+import pytest
+
+from ansible_collections.hostnet.fabric.plugins.module_utils._plan import (
+    ApplyError,
+    Plan,
+    plan_addresses,
+    plan_link_settings,
+)
+
+from fakes import FakeNetlink
+
+
+def boom():
+    raise RuntimeError('boom')
+
+
+def stuck():
+    raise RuntimeError('stuck')
+
+
+def test_apply_runs_in_order_and_rolls_back_in_reverse():
+    log = []
+    plan = Plan()
+    plan.add('one', lambda: log.append('do1'), lambda: log.append('undo1'))
+    plan.add('two (no undo)', lambda: log.append('do2'))
+    plan.add('three', lambda: log.append('do3'), lambda: log.append('undo3'))
+    plan.add('four', boom, lambda: log.append('undo4'))
+    with pytest.raises(ApplyError) as err:
+        plan.apply()
+    assert log == ['do1', 'do2', 'do3', 'undo3', 'undo1']
+    assert err.value.failed == 'four' and err.value.rolled_back == ['three', 'one']
+    assert str(err.value) == 'boom (while: four); rolled back: three; one'
+
+
+def test_rollback_errors_are_reported_and_rollback_continues():
+    log = []
+    plan = Plan()
+    plan.add('a', lambda: None, lambda: log.append('undo a'))
+    plan.add('b', lambda: None, stuck)
+    plan.add('c', boom)
+    with pytest.raises(ApplyError) as err:
+        plan.apply()
+    assert log == ['undo a'] and err.value.rollback_errors == ['b: stuck']
+    assert 'ROLLBACK INCOMPLETE' in str(err.value)
+
+
+def test_empty_plan_is_falsy():
+    assert not Plan() and len(Plan()) == 0
+
+
+@pytest.mark.parametrize('current, wanted, remove, add', [
+    ([], ['10.0.0.1/24'], [], ['10.0.0.1/24']),
+    (['10.0.0.1/24'], ['10.0.0.1/24'], [], []),
+    (['10.0.0.1/24'], ['10.0.0.1/16'], ['10.0.0.1/24'], ['10.0.0.1/16']),  # prefix counts
+    (['10.0.0.1/24', 'fd00::1/64'], [], ['10.0.0.1/24', 'fd00::1/64'], []),
+    (['fd00::1/64'], ['fd00:0:0::1/64'], [], []),  # compared normalised
+])
+def test_plan_addresses(current, wanted, remove, add):
+    assert plan_addresses(current, wanted) == (remove, add)
+
+
+def view(**kw):
+    base = {'name': 'x', 'mtu': 1500, 'mac': '02:00:00:00:00:01', 'up': True, 'master': None, 'addresses': []}
+    base.update(kw)
+    return base
+
+
+def test_only_options_the_user_set_are_compared():
+    nl = FakeNetlink()
+    plan = Plan()
+    want = {'mtu': None, 'mac': None, 'addresses': None, 'up': True}
+    after = plan_link_settings(plan, nl, 'x', view(mtu=9000), want)
+    assert not plan and after['mtu'] == 9000
+
+
+def test_settings_planned_and_predicted():
+    nl = FakeNetlink(links=[{'ifname': 'x', 'kind': 'veth'}, {'ifname': 'br0', 'kind': 'bridge'}])
+    plan = Plan()
+    after = plan_link_settings(plan, nl, 'x', view(up=False, addresses=['10.0.0.9/24']),
+                               {'mtu': 1450, 'mac': None, 'master': 'br0', 'addresses': ['10.0.0.1/24'], 'up': True})
+    assert plan.texts == [
+        'set mtu of x to 1450 in the current namespace',
+        'attach x to bridge br0 in the current namespace',
+        'remove address 10.0.0.9/24 from x in the current namespace',
+        'add address 10.0.0.1/24 to x in the current namespace',
+        'set x up in the current namespace',
+    ]
+    assert after == view(mtu=1450, master='br0', addresses=['10.0.0.1/24'], up=True)
+    assert nl.calls == []  # planning touches nothing
+    plan.apply()
+    assert nl.calls[0] == ('set_link', 'x', {'mtu': 1450})
+
+
+def test_failure_restores_old_values_of_an_existing_link():
+    nl = FakeNetlink(links=[{'ifname': 'x', 'kind': 'veth'}])
+    plan = Plan()
+    plan_link_settings(plan, nl, 'x', view(), {'mtu': 1400, 'addresses': ['10.0.0.1/24'], 'up': True})
+    nl.fail_on = None
+    original_add = nl.add_address
+
+    def failing_add(ifname, cidr):
+        original_add(ifname, cidr)
+        raise RuntimeError('no')
+    nl.add_address = failing_add
+    with pytest.raises(ApplyError):
+        plan.apply()
+    assert nl.calls[-1] == ('set_link', 'x', {'mtu': 1500})  # mtu put back
