@@ -53,6 +53,15 @@ class Namespaces(object):
             self.forget(name)
 
 
+def read_link(nl, name, kind, what=None):
+    """The decoded link ``name`` (or None); a link of another kind is an error, never touched."""
+    link = nl.link(name)
+    if link is not None and link['kind'] != kind:
+        raise FabricError("name: '%s' in %s is a %s interface, not a %s; it was left untouched"
+                          % (name, nl.where, link['kind'] or 'physical', what or kind))
+    return link
+
+
 def fabric_module(argument_spec, **kwargs):
     kwargs.setdefault('supports_check_mode', True)
     module = AnsibleModule(argument_spec=argument_spec, **kwargs)

@@ -164,3 +164,20 @@ def same_family(param, addresses):
     fams = set(ipaddress.ip_address(a).version for a in addresses if a)
     if len(fams) > 1:
         raise ValidationError(param, 'all addresses must be of one IP family', sorted(a for a in addresses if a))
+
+
+def link_params(p):
+    """The settings all link modules share, checked and normalised in place:
+    name, netns, mtu, mac, master and addresses (those present in ``p``)."""
+    ifname('name', p['name'])
+    if p.get('netns') is not None:
+        netns_name('netns', p['netns'])
+    if p.get('mtu') is not None:
+        mtu('mtu', p['mtu'])
+    if p.get('mac') is not None:
+        p['mac'] = mac('mac', p['mac'])
+    if p.get('master'):  # '' detaches
+        ifname('master', p['master'])
+    if 'addresses' in p:
+        p['addresses'] = cidr_list('addresses', p['addresses'])
+    return p

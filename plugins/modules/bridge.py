@@ -112,8 +112,8 @@ bridge:
 
 from ansible_collections.hostnet.fabric.plugins.module_utils import _validate as v
 from ansible_collections.hostnet.fabric.plugins.module_utils._module import (
-    FabricError,
     fabric_module,
+    read_link,
     run,
 )
 from ansible_collections.hostnet.fabric.plugins.module_utils._plan import plan_link_settings
@@ -133,26 +133,12 @@ def argument_spec():
 
 
 def validate(p):
-    v.ifname('name', p['name'])
-    if p['netns'] is not None:
-        v.netns_name('netns', p['netns'])
-    if p['mtu'] is not None:
-        v.mtu('mtu', p['mtu'])
-    if p['mac'] is not None:
-        p['mac'] = v.mac('mac', p['mac'])
-    p['addresses'] = v.cidr_list('addresses', p['addresses'])
-    return p
+    return v.link_params(p)
 
 
 def read(nss, p):
     nl = nss(p['netns'])
-    link = nl.link(p['name'])
-    if link is None:
-        return None
-    if link['kind'] != 'bridge':
-        raise FabricError("name: '%s' in %s is a %s interface, not a bridge; it was left untouched"
-                          % (p['name'], nl.where, link['kind'] or 'physical'))
-    return nl.view(link)
+    return nl.view(read_link(nl, p['name'], 'bridge'))
 
 
 def converge(nss, p, before, plan):

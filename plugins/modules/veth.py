@@ -147,6 +147,7 @@ from ansible_collections.hostnet.fabric.plugins.module_utils import _validate as
 from ansible_collections.hostnet.fabric.plugins.module_utils._module import (
     FabricError,
     fabric_module,
+    read_link,
     run,
 )
 from ansible_collections.hostnet.fabric.plugins.module_utils._plan import plan_link_settings
@@ -172,10 +173,9 @@ def argument_spec():
 
 
 def validate(p):
-    v.ifname('name', p['name'])
-    for key in ('netns', 'peer_netns'):
-        if p[key] is not None:
-            v.netns_name(key, p[key])
+    v.link_params(p)
+    if p['peer_netns'] is not None:
+        v.netns_name('peer_netns', p['peer_netns'])
     if p['state'] == 'absent':
         return p
     if p['peer'] is None:
@@ -185,14 +185,8 @@ def validate(p):
         p['peer_netns'] = p['netns']
     if p['peer'] == p['name'] and p['peer_netns'] == p['netns']:
         raise v.ValidationError('peer', 'must differ from name when both ends are in one namespace', p['peer'])
-    if p['mtu'] is not None:
-        v.mtu('mtu', p['mtu'])
-    for key in ('mac', 'peer_mac'):
-        if p[key] is not None:
-            p[key] = v.mac(key, p[key])
-    if p['master']:
-        v.ifname('master', p['master'])
-    p['addresses'] = v.cidr_list('addresses', p['addresses'])
+    if p['peer_mac'] is not None:
+        p['peer_mac'] = v.mac('peer_mac', p['peer_mac'])
     p['peer_addresses'] = v.cidr_list('peer_addresses', p['peer_addresses'])
     if p['peer_gateway'] is not None:
         p['peer_gateway'] = v.ip('peer_gateway', p['peer_gateway'], allow_multicast=False)
@@ -230,12 +224,9 @@ def find_peer(nss, p, link):
 
 def read(nss, p):
     nl = nss(p['netns'])
-    link = nl.link(p['name'])
+    link = read_link(nl, p['name'], 'veth')
     if link is None:
         return None
-    if link['kind'] != 'veth':
-        raise FabricError("name: '%s' in %s is a %s interface, not a veth; it was left untouched"
-                          % (p['name'], nl.where, link['kind'] or 'physical'))
     view = nl.view(link)
     view['peer'] = None
     if p['state'] == 'absent':

@@ -248,6 +248,7 @@ from ansible_collections.hostnet.fabric.plugins.module_utils import _validate as
 from ansible_collections.hostnet.fabric.plugins.module_utils._module import (
     FabricError,
     fabric_module,
+    read_link,
     run,
 )
 from ansible_collections.hostnet.fabric.plugins.module_utils._netlink import ZERO_MAC
@@ -289,9 +290,7 @@ def argument_spec():
 
 
 def validate(p):
-    v.ifname('name', p['name'])
-    if p['netns'] is not None:
-        v.netns_name('netns', p['netns'])
+    v.link_params(p)
     if p['state'] == 'absent':
         return p
     if p['vni'] is None:
@@ -307,15 +306,8 @@ def validate(p):
         p['group'] = v.multicast_ip('group', p['group'])
     if p['dev'] is not None:
         v.ifname('dev', p['dev'])
-    if p['master'] is not None and p['master'] != '':
-        v.ifname('master', p['master'])
     if p['ttl'] is not None:
         v.ttl('ttl', p['ttl'])
-    if p['mtu'] is not None:
-        v.mtu('mtu', p['mtu'])
-    if p['mac'] is not None:
-        p['mac'] = v.mac('mac', p['mac'])
-    p['addresses'] = v.cidr_list('addresses', p['addresses'])
     p['peers'] = v.ip_list('peers', p['peers'], allow_multicast=False)
     if p['fdb'] is not None:
         entries = []
@@ -346,12 +338,9 @@ def _sorted_entries(entries, key):
 
 def read(nss, p):
     nl = nss(p['netns'])
-    link = nl.link(p['name'])
+    link = read_link(nl, p['name'], 'vxlan', 'vxlan device')
     if link is None:
         return None
-    if link['kind'] != 'vxlan':
-        raise FabricError("name: '%s' in %s is a %s interface, not a vxlan device; it was left untouched"
-                          % (p['name'], nl.where, link['kind'] or 'physical'))
     view = nl.view(link)
     fdb = nl.fdb(link['index'])
     view['peers'] = [e['dst'] for e in _sorted_entries([e for e in fdb if e['mac'] == ZERO_MAC], 'dst')]
