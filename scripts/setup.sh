@@ -28,6 +28,7 @@ APT_PACKAGES=(
     jq              # scripts/test.sh reads module results
     rsync           # scripts/test.sh copies the collection for ansible-test
     shellcheck      # ansible-test sanity's shellcheck test
+    docker.io       # dockerd: docker_daemon_opts tests read its version; the lab runs its engine
 )
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -58,7 +59,17 @@ else
         export DEBIAN_FRONTEND=noninteractive
         say "Debian packages: installing ${missing[*]}"
         apt-get update -qq
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        # Without systemd (CI, containers) package scripts would start services such as dockerd
+        # through their init.d scripts; nothing here wants that - the lab starts its own engine.
+        policy=""
+        if [ ! -d /run/systemd/system ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+            policy=/usr/sbin/policy-rc.d
+            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+        fi
+        rc=0
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+        [ -z "$policy" ] || rm -f "$policy"
+        [ "$rc" -eq 0 ] || die "apt-get install failed (exit $rc)"
         mapfile -t still < <(apt_missing)
         [ "${#still[@]}" -eq 0 ] || die "still missing after apt-get install: ${still[*]}"
         say "Debian packages: done"

@@ -4,6 +4,9 @@
 # to play "the current namespace".
 import json
 import os
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 import shutil
 import subprocess
 import sys
@@ -210,3 +213,48 @@ def tmpdir_short():
     d = tempfile.mkdtemp(prefix='hft')
     yield Path(d)
     shutil.rmtree(d, ignore_errors=True)
+
+
+class _FakeEngine(BaseHTTPRequestHandler):
+    routes = {}
+
+    def do_GET(self):  # noqa: N802 - http.server API
+        info = self.routes.get(self.path.split('?')[0])
+        body = json.dumps(info if info is not None else {'message': 'No such object: %s' % self.path}).encode()
+        self.send_response(200 if info is not None else 404)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class _UnixHTTPServer(HTTPServer):
+    address_family = socket.AF_UNIX
+
+    def server_bind(self):
+        self.socket.bind(self.server_address)
+
+    def get_request(self):
+        sock, _addr = self.socket.accept()
+        return sock, ('local', 0)
+
+
+@pytest.fixture
+def engine_api(tmpdir_short):
+    """A stand-in for a few GET routes of the Docker Engine API on a unix socket.
+
+    It checks the modules' API client and error handling (a container's pid, swarm state);
+    what the modules then do with the answer happens for real. Real engines run in the lab tests.
+    Returns (docker_host, routes): fill routes['/path'] = json.
+    """
+    path = str(tmpdir_short / 'docker.sock')
+    server = _UnixHTTPServer(path, _FakeEngine)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield 'unix://' + path, _FakeEngine.routes
+    server.shutdown()
+    server.server_close()
+    _FakeEngine.routes.clear()

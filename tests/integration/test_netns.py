@@ -1,9 +1,6 @@
-import json
 import os
-import socket
 import subprocess
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -113,56 +110,11 @@ def test_a_process_in_our_own_namespace_is_refused(ansible, make_ns):
     assert res['msg'].startswith('pid:')
 
 
-class _FakeEngine(BaseHTTPRequestHandler):
-    containers = {}
-
-    def do_GET(self):  # noqa: N802 - http.server API
-        name = self.path.split('/')[2] if self.path.startswith('/containers/') else None
-        info = self.containers.get(name)
-        body = json.dumps(info if info else {'message': 'No such container: %s' % name}).encode()
-        self.send_response(200 if info else 404)
-        self.send_header('Content-Type', 'application/json')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-class _UnixHTTPServer(HTTPServer):
-    address_family = socket.AF_UNIX
-
-    def server_bind(self):
-        self.socket.bind(self.server_address)
-
-    def get_request(self):
-        sock, _addr = self.socket.accept()
-        return sock, ('local', 0)
-
-
-@pytest.fixture
-def engine_api(tmpdir_short):
-    """A stand-in for the Docker Engine API's GET /containers/NAME/json on a unix socket.
-
-    It checks the module's API client and error handling; the namespace it points at is a real
-    process's. (Real engines run in the multi-host lab's tests.)
-    """
-    path = str(tmpdir_short / 'docker.sock')
-    server = _UnixHTTPServer(path, _FakeEngine)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    yield 'unix://' + path, _FakeEngine.containers
-    server.shutdown()
-    server.server_close()
-    _FakeEngine.containers.clear()
-
-
 def test_container_namespace_through_the_engine_api(ansible, make_ns, proc, engine_api):
-    host, containers = engine_api
+    host, routes = engine_api
     p = proc()
-    containers['web'] = {'Id': 'abc', 'State': {'Running': True, 'Pid': p.pid, 'Status': 'running'}}
-    containers['stopped'] = {'Id': 'def', 'State': {'Running': False, 'Pid': 0, 'Status': 'exited'}}
+    routes['/containers/web/json'] = {'Id': 'abc', 'State': {'Running': True, 'Pid': p.pid, 'Status': 'running'}}
+    routes['/containers/stopped/json'] = {'Id': 'def', 'State': {'Running': False, 'Pid': 0, 'Status': 'exited'}}
     name = make_ns.name('web')
     res = ansible.cycle('netns', {'name': name, 'container': 'web', 'docker_host': host}, [name])
     assert changed(res) == [True, True, False, False]

@@ -1,0 +1,292 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hostnet.fabric maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE to hostnet.fabric: not a public API, may change without notice.
+#
+# Docker daemon configuration logic, pure Python (no Ansible, no Docker SDK): how daemon.json
+# keys map to dockerd flags, how systemd composes docker.service's ExecStart from the unit and
+# its drop-ins, what conflicts, which engine versions know which options, and which keys the
+# engine reloads on SIGHUP. The docker_daemon_opts module does the I/O around it.
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import json
+import re
+import shlex
+
+# daemon.json keys whose flag is not simply --KEY (plural keys have singular, repeatable flags)
+KEY_FLAGS = {
+    'hosts': ('--host', '-H'),
+    'labels': ('--label',),
+    'dns-opts': ('--dns-opt',),
+    'exec-opts': ('--exec-opt',),
+    'storage-opts': ('--storage-opt',),
+    'log-opts': ('--log-opt',),
+    'insecure-registries': ('--insecure-registry',),
+    'registry-mirrors': ('--registry-mirror',),
+    'authorization-plugins': ('--authorization-plugin',),
+    'default-ulimits': ('--default-ulimit',),
+    'runtimes': ('--add-runtime',),
+    'node-generic-resources': ('--node-generic-resource',),
+    'cluster-store-opts': ('--cluster-store-opt',),
+    'default-address-pools': ('--default-address-pool',),
+    'allow-nondistributable-artifacts': ('--allow-nondistributable-artifacts',),
+    'debug': ('--debug', '-D'),
+    'group': ('--group', '-G'),
+    'log-level': ('--log-level', '-l'),
+    'pidfile': ('--pidfile', '-p'),
+    'storage-driver': ('--storage-driver', '-s'),
+    'bridge': ('--bridge', '-b'),
+}
+_KEY_BY_FLAG = dict((flag, key) for key, flags in KEY_FLAGS.items() for flag in flags)
+
+CLUSTER_KEYS = ('cluster-store', 'cluster-advertise', 'cluster-store-opts')
+
+# Keys dockerd applies on SIGHUP without a restart (Docker docs, "Configuration reload behavior";
+# the cluster keys only on the engines that still have them).
+RELOADABLE = frozenset((
+    'debug', 'labels', 'live-restore', 'max-concurrent-downloads', 'max-concurrent-uploads',
+    'max-download-attempts', 'default-runtime', 'runtimes', 'authorization-plugins', 'insecure-registries',
+    'registry-mirrors', 'allow-nondistributable-artifacts', 'shutdown-timeout', 'features', 'builder',
+    'cluster-store', 'cluster-advertise', 'cluster-store-opts',
+))
+
+DROPIN_MARKER = '# hostnet.fabric options: '
+CLUSTER_STORE_SCHEMES = ('consul', 'etcd', 'zk')
+
+
+class ConfigError(ValueError):
+    """A refusal: ``str()`` says what and where, nothing has been written."""
+
+
+# --------------------------------------------------------------------------- keys and flags
+def flags_for_key(key):
+    return KEY_FLAGS.get(key, ('--' + key,))
+
+
+def key_for_flag(flag):
+    return _KEY_BY_FLAG.get(flag, flag[2:] if flag.startswith('--') else flag)
+
+
+def _flag_value(value):
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return str(value)
+
+
+def options_to_args(options):
+    """daemon.json-style options as dockerd arguments, in key order (lists repeat the flag)."""
+    args = []
+    for key in sorted(options):
+        value = options[key]
+        flag = flags_for_key(key)[0]
+        if isinstance(value, bool):
+            args.append(flag if value else '%s=false' % flag)
+        elif isinstance(value, list):
+            args.extend('%s=%s' % (flag, _flag_value(v)) for v in value)
+        elif isinstance(value, dict):
+            args.extend('%s=%s=%s' % (flag, k, _flag_value(value[k])) for k in sorted(value))
+        else:
+            args.append('%s=%s' % (flag, _flag_value(value)))
+    return args
+
+
+def args_to_flags(args):
+    """Flag names in a dockerd argument list ('--host=fd://', '-H', 'x', '-Dl' is not expanded)."""
+    flags = []
+    for arg in args:
+        if arg.startswith('-') and arg not in ('-', '--'):
+            flags.append(arg.split('=', 1)[0])
+    return flags
+
+
+# --------------------------------------------------------------------------- systemd units
+def parse_env_file(text):
+    env = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith('#') or '=' not in line:
+            continue
+        if line.startswith('export '):
+            line = line[len('export '):]
+        name, value = line.split('=', 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in '"\'':
+            value = value[1:-1]
+        env[name.strip()] = value
+    return env
+
+
+def unit_directives(text, section='Service'):
+    """(name, value) pairs of one section of a unit file, in order (continuation lines joined)."""
+    out, current, pending = [], None, ''
+    for raw in text.splitlines():
+        line = pending + raw.strip()
+        pending = ''
+        if line.endswith('\\'):
+            pending = line[:-1].rstrip() + ' '
+            continue
+        if not line or line[0] in '#;':
+            continue
+        if line.startswith('[') and line.endswith(']'):
+            current = line[1:-1]
+            continue
+        if current == section and '=' in line:
+            name, value = line.split('=', 1)
+            out.append((name.strip(), value.strip()))
+    return out
+
+
+def effective_exec_start(unit_files):
+    """The ExecStart systemd would run, given [(path, text)] in systemd's order (unit, then drop-ins).
+
+    Returns (path_that_set_it, command_line) or (None, None). An empty ``ExecStart=`` resets.
+    """
+    source, command = None, None
+    for path, text in unit_files:
+        for name, value in unit_directives(text):
+            if name != 'ExecStart':
+                continue
+            if value == '':
+                source, command = None, None
+            else:
+                source, command = path, value
+    return source, command
+
+
+def environment_of(unit_files, read_file):
+    """Variables the unit sets (Environment= and EnvironmentFile=), for $VAR expansion."""
+    env = {}
+    for _path, text in unit_files:
+        for name, value in unit_directives(text):
+            if name == 'Environment':
+                for item in shlex.split(value):
+                    if '=' in item:
+                        k, v = item.split('=', 1)
+                        env[k] = v
+            elif name == 'EnvironmentFile':
+                content = read_file(value.lstrip('-'))
+                if content is not None:
+                    env.update(parse_env_file(content))
+    return env
+
+
+def command_words(command):
+    """An ExecStart command line split into words (systemd's prefixes like '-' or '@' dropped)."""
+    return shlex.split(command.lstrip('@-+!:'))
+
+
+def variable_name(word):
+    """'VAR' for a word that is exactly $VAR or ${VAR} (systemd splits those on whitespace)."""
+    m = re.match(r'^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$', word)
+    return m.group(1) if m else None
+
+
+def expand_command(command, env):
+    """Split an ExecStart command line; $VAR / ${VAR} words are expanded and split as systemd does."""
+    words = []
+    for word in command_words(command):
+        name = variable_name(word)
+        if name:
+            words.extend(shlex.split(env.get(name, '')))
+        else:
+            words.append(word)
+    return words
+
+
+def dropin_text(base_command, options):
+    """A drop-in that resets ExecStart and sets it to the vendor command plus our flags."""
+    args = options_to_args(options)
+    line = base_command + (' ' + ' '.join(shlex.quote(a) for a in args) if args else '')
+    return ('# Managed by hostnet.fabric.docker_daemon_opts; changes here are overwritten.\n'
+            '%s%s\n'
+            '[Service]\n'
+            'ExecStart=\n'
+            'ExecStart=%s\n' % (DROPIN_MARKER, json.dumps(options, sort_keys=True), line))
+
+
+def dropin_options(text):
+    """The options a drop-in of ours carries, or None when the text is not one of ours."""
+    for line in (text or '').splitlines():
+        if line.startswith(DROPIN_MARKER):
+            try:
+                value = json.loads(line[len(DROPIN_MARKER):])
+            except ValueError:
+                return None
+            return value if isinstance(value, dict) else None
+    return None
+
+
+# --------------------------------------------------------------------------- checks
+def parse_version(text):
+    """'Docker version 20.10.24+dfsg1, build 5d6db84' or '26.1.5' -> (20, 10, 24)."""
+    m = re.search(r'(\d+)\.(\d+)(?:\.(\d+))?', text or '')
+    if not m:
+        raise ConfigError('engine_version: cannot read a version from %r' % (text,))
+    return tuple(int(x) if x else 0 for x in m.groups())
+
+
+def version_text(version):
+    return '.'.join(str(x) for x in version)
+
+
+def check_cluster_options(options, version, interfaces):
+    """Refuse cluster-store options the engine or host cannot take. Returns warnings."""
+    used = [k for k in CLUSTER_KEYS if k in options]
+    if not used:
+        return []
+    if version is not None and version >= (23, 0):
+        raise ConfigError(
+            '%s: removed in Docker Engine 23.0 and this engine is %s; dockerd would refuse to start. '
+            'Multi-host overlay networks on Engine 23.0+ need swarm mode (docker swarm init / join, '
+            'then docker network create -d overlay --attachable); see the hostnet.fabric.docker_overlay '
+            'role with docker_overlay_mode: swarm' % (', '.join(used), version_text(version)))
+    if 'cluster-store' in options:
+        store = options['cluster-store']
+        m = re.match(r'^(%s)://([^/]+)(/.*)?$' % '|'.join(CLUSTER_STORE_SCHEMES), str(store))
+        if not m:
+            raise ConfigError("cluster_store: must be a URL like consul://10.0.0.5:8500 or etcd://10.0.0.5:2379 "
+                              "(schemes: %s) (got %r)" % (', '.join(CLUSTER_STORE_SCHEMES), store))
+    if 'cluster-advertise' in options:
+        adv = str(options['cluster-advertise'])
+        host, sep, port = adv.rpartition(':')
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError("cluster_advertise: must be INTERFACE:PORT or IP:PORT, like eth0:2376 (got %r)" % adv)
+        try:
+            ipaddress.ip_address(host.strip('[]'))
+        except ValueError:
+            if interfaces is not None and host not in interfaces:
+                raise ConfigError("cluster_advertise: interface '%s' does not exist on this host "
+                                  "(dockerd would exit at start); interfaces here: %s"
+                                  % (host, ', '.join(sorted(interfaces))))
+    return ['cluster-store, cluster-advertise and cluster-store-opts are deprecated in Docker Engine 20.10 '
+            'and removed in 23.0; plan the move to swarm-mode overlays']
+
+
+def check_tcp_hosts(hosts, tlsverify, allow_insecure):
+    """A tcp:// API socket without TLS verification gives root to anyone who can reach it."""
+    insecure = [h for h in hosts or [] if str(h).startswith('tcp://')]
+    if insecure and not tlsverify and not allow_insecure:
+        raise ConfigError('hosts: %s would open the Docker API on TCP without TLS verification (root access for '
+                          'anyone who reaches the port); set tlsverify with tlscacert/tlscert/tlskey, or '
+                          'allow_insecure_tcp: true if you really mean it' % ', '.join(insecure))
+
+
+def conflicts(keys, flag_sources):
+    """Keys configured both in daemon.json and as flags: [(key, flag, where)]."""
+    out = []
+    for where, flags in flag_sources:
+        for flag in flags:
+            key = key_for_flag(flag)
+            if key in keys:
+                out.append((key, flag, where))
+    return out
+
+
+def changed_keys(before, after):
+    keys = set(before) | set(after)
+    return sorted(k for k in keys if before.get(k) != after.get(k))
