@@ -1,0 +1,192 @@
+# Tests against the local multi-host lab (scripts/lab.sh): real systemd "machines" with their
+# own Docker engines on one underlay network.
+#
+# The `lab` fixture is session-scoped: a lab is brought up once per session (and per distro)
+# and torn down at the end, whatever the tests did. Tests of later roles use the same fixture:
+#
+#   def test_something(lab):
+#       lab.sh(lab.hosts[0], 'docker info')                # a command in a lab host
+#       lab.playbook(tmp_path / 'play.yml')                  # ansible-playbook on the lab inventory
+#
+# Options (or the environment variables in brackets):
+#   --lab-distro D    bookworm and/or trixie, repeatable  [HOSTNET_LAB_DISTROS="bookworm trixie"]
+#                     (default: both)
+#   --lab-hosts N     hosts per lab (default 3)
+#   --lab-keep        leave the lab up after the session, for debugging; remove it with
+#                     `scripts/lab.sh down --name NAME` (the name is printed)
+# Run these tests without pytest-xdist: each worker would bring up a lab of its own.
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+LAB_SH = REPO / 'scripts' / 'lab.sh'
+BIN = Path(sys.executable).parent
+ENGINE_OWNER = Path('/run/hostnet-lab/engine.owner')
+DISTROS = ('bookworm', 'trixie')
+# what each lab image's docker.io is
+ENGINE_SERIES = {'bookworm': '20.10.', 'trixie': '26.1.'}
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup('hostnet lab')
+    group.addoption('--lab-distro', action='append', choices=DISTROS, default=None,
+                    help='distro of the lab hosts, repeatable (default: $HOSTNET_LAB_DISTROS or all)')
+    group.addoption('--lab-hosts', type=int, default=3, help='hosts per lab (default 3)')
+    group.addoption('--lab-keep', action='store_true', help='leave the lab up after the session')
+
+
+def pytest_configure(config):
+    if os.geteuid() != 0:
+        raise pytest.UsageError('the lab tests start Docker engines and containers and must run as root')
+
+
+def _distros(config):
+    chosen = config.getoption('--lab-distro')
+    if not chosen:
+        chosen = os.environ.get('HOSTNET_LAB_DISTROS', ' '.join(DISTROS)).split()
+    for d in chosen:
+        if d not in DISTROS:
+            raise pytest.UsageError('unknown lab distro %r (one of %s)' % (d, ', '.join(DISTROS)))
+    return list(dict.fromkeys(chosen))
+
+
+def pytest_generate_tests(metafunc):
+    # one session lab per distro; pytest runs all tests of one distro, then the next
+    if 'lab' in metafunc.fixturenames:
+        metafunc.parametrize('lab', _distros(metafunc.config), indirect=True, scope='session')
+
+
+def lab_sh(*args, env=None, timeout=1200):
+    """Run scripts/lab.sh; returns the CompletedProcess (never raises on a non-zero exit)."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([str(LAB_SH)] + [str(a) for a in args], cwd=REPO, env=full_env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def read_env(path):
+    out = {}
+    for line in Path(path).read_text().splitlines():
+        key, _, value = line.partition('=')
+        out[key] = value.strip('"')
+    return out
+
+
+class Lab:
+    """A running lab: its name, distro, hosts, inventory and the outer engine it lives on."""
+
+    def __init__(self, name):
+        self.name = name
+        self.dir = REPO / '.lab' / name
+        env = read_env(self.dir / 'lab.env')
+        self.distro = env['LAB_DISTRO']
+        self.docker_host = env['LAB_DOCKER_HOST']
+        self.network = env['LAB_NETWORK']
+        self.subnet = env['LAB_SUBNET']
+        self.inventory = Path(env['LAB_INVENTORY'])
+        self.hosts = env['LAB_HOST_NAMES'].split()
+        self.inventory_data = yaml.safe_load(self.inventory.read_text())
+        self.repo = REPO
+        self.engine_series = ENGINE_SERIES[self.distro]
+
+    def docker(self, *args, check=True, stdin=None, timeout=300):
+        """The docker CLI against the lab's outer engine."""
+        proc = subprocess.run(['docker', '-H', self.docker_host] + [str(a) for a in args], input=stdin,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError('docker %s: exit %s\n%s%s' % (' '.join(map(str, args)), proc.returncode,
+                                                                proc.stdout, proc.stderr))
+        return proc
+
+    def sh(self, host, command, check=True, timeout=300):
+        """Run a shell command inside a lab host; returns the CompletedProcess."""
+        return self.docker('exec', host, 'sh', '-c', command, check=check, timeout=timeout)
+
+    def out(self, host, command):
+        return self.sh(host, command).stdout.strip()
+
+    def hostvars(self, host):
+        return self.inventory_data['all']['hosts'][host]
+
+    def group(self, name):
+        return list(self.inventory_data['all']['children'][name]['hosts'])
+
+    def playbook(self, playbook, *args, extra_vars=None, timeout=1200):
+        """ansible-playbook on the lab inventory with the JSON callback.
+
+        Returns (rc, data): data is the callback's JSON (plays, stats) or None if there was none.
+        """
+        env = dict(os.environ)
+        env.update({
+            'ANSIBLE_CONFIG': str(REPO / 'ansible.cfg'),
+            'ANSIBLE_STDOUT_CALLBACK': 'ansible.posix.json',
+            'ANSIBLE_NOCOLOR': '1',
+        })
+        cmd = [str(BIN / 'ansible-playbook'), '-i', str(self.inventory), str(playbook)] + list(args)
+        if extra_vars:
+            cmd += ['-e', json.dumps(extra_vars)]
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+        try:
+            data = json.loads(proc.stdout)
+        except ValueError:
+            data = None
+        if data is None:
+            print(proc.stdout[-3000:], proc.stderr[-3000:])
+        return proc.returncode, data
+
+
+def _engine_processes():
+    """pids of a dockerd started by the lab (its pidfile is under /run/hostnet-lab)."""
+    pids = []
+    for proc in Path('/proc').iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / 'cmdline').read_bytes().replace(b'\0', b' ').decode()
+        except OSError:
+            continue
+        if cmdline.startswith('dockerd ') and '/run/hostnet-lab/' in cmdline:
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.fixture(scope='session', name='lab_sh')
+def lab_sh_fixture():
+    """scripts/lab.sh as a function: lab_sh('status', '--name', NAME, env={...}) -> CompletedProcess."""
+    return lab_sh
+
+
+@pytest.fixture(scope='session')
+def lab(request):
+    distro = request.param
+    name = 'pt-%s-%s' % (distro[:4], uuid.uuid4().hex[:6])
+    hosts = request.config.getoption('--lab-hosts')
+    proc = lab_sh('up', '--name', name, '--hosts', hosts, '--distro', distro)
+    sys.stderr.write(proc.stderr)
+    if proc.returncode != 0:
+        # a failed up removes what it made; make sure, then report why it failed
+        lab_sh('down', '--name', name)
+        pytest.fail('scripts/lab.sh up --name %s --distro %s failed (exit %s):\n%s%s'
+                    % (name, distro, proc.returncode, proc.stdout, proc.stderr), pytrace=False)
+    try:
+        yield Lab(name)
+    finally:
+        if request.config.getoption('--lab-keep'):
+            sys.stderr.write('\nlab %s kept (--lab-keep): scripts/lab.sh down --name %s\n' % (name, name))
+        else:
+            down = lab_sh('down', '--name', name)
+            sys.stderr.write(down.stderr)
+            assert down.returncode == 0, 'scripts/lab.sh down --name %s failed:\n%s' % (name, down.stderr)
+            assert not (REPO / '.lab' / name).exists(), 'down left .lab/%s behind' % name
+            if not ENGINE_OWNER.exists():
+                # the lab's engine was stopped: nothing of it may be left running
+                assert not _engine_processes(), 'down stopped the engine, but a dockerd of the lab still runs'
+                assert not Path('/run/hostnet-lab').exists(), 'down left /run/hostnet-lab behind'
