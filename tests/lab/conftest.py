@@ -74,8 +74,9 @@ def lab_sh(*args, env=None, timeout=1200):
 def read_env(path):
     out = {}
     for line in Path(path).read_text().splitlines():
-        key, _, value = line.partition('=')
-        out[key] = value.strip('"')
+        key, sep, value = line.partition('=')
+        if sep:
+            out[key] = value.strip('"')
     return out
 
 
@@ -101,8 +102,8 @@ class Lab:
         proc = subprocess.run(['docker', '-H', self.docker_host] + [str(a) for a in args], input=stdin,
                               capture_output=True, text=True, timeout=timeout, check=False)
         if check and proc.returncode != 0:
-            raise AssertionError('docker %s: exit %s\n%s%s' % (' '.join(map(str, args)), proc.returncode,
-                                                                proc.stdout, proc.stderr))
+            what = ' '.join(str(a) for a in args)
+            raise AssertionError('docker %s: exit %s\n%s%s' % (what, proc.returncode, proc.stdout, proc.stderr))
         return proc
 
     def sh(self, host, command, check=True, timeout=300):
