@@ -21,8 +21,10 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.hostnet.fabric.plugins.module_utils._netlink import (
     PYROUTE2_IMPORT_ERROR,
+    PYROUTE2_MIN_VERSION,
     Netlink,
     NetlinkOpError,
+    pyroute2_too_old,
 )
 from ansible_collections.hostnet.fabric.plugins.module_utils._plan import ApplyError, Plan
 from ansible_collections.hostnet.fabric.plugins.module_utils._validate import ValidationError, netns_name
@@ -69,6 +71,10 @@ def fabric_module(argument_spec, **kwargs):
         module.fail_json(msg=missing_required_lib('pyroute2'),
                          exception=''.join(traceback.format_exception_only(type(PYROUTE2_IMPORT_ERROR),
                                                                            PYROUTE2_IMPORT_ERROR)))
+    old = pyroute2_too_old()
+    if old:
+        module.fail_json(msg='pyroute2 >= %s is required on the managed host, found %s (pip install "pyroute2>=0.9")'
+                         % ('.'.join(str(x) for x in PYROUTE2_MIN_VERSION), old))
     return module
 
 

@@ -24,15 +24,34 @@ import socket
 import stat
 from contextlib import contextmanager
 
+PYROUTE2_MIN_VERSION = (0, 9)
+
 try:
+    import pyroute2
     from pyroute2 import IPRoute
     from pyroute2 import netns as _pr_netns
 except ImportError as exc:  # pragma: no cover - reported by the module
     IPRoute = None
     _pr_netns = None
     PYROUTE2_IMPORT_ERROR = exc
+    PYROUTE2_VERSION = None
 else:
     PYROUTE2_IMPORT_ERROR = None
+    PYROUTE2_VERSION = getattr(pyroute2, '__version__', '0')
+
+
+def pyroute2_too_old():
+    """The installed pyroute2's version text when it is older than the API this layer uses, else None.
+
+    (0.7.x, e.g. Debian 12's python3-pyroute2, handles namespaces and FDB dumps differently.)
+    """
+    if PYROUTE2_VERSION is None:
+        return None
+    parts = []
+    for piece in str(PYROUTE2_VERSION).split('.')[:2]:
+        digits = ''.join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return PYROUTE2_VERSION if tuple(parts) < PYROUTE2_MIN_VERSION else None
 
 NETNS_DIR = '/run/netns'
 ZERO_MAC = '00:00:00:00:00:00'

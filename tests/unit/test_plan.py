@@ -105,3 +105,11 @@ def test_failure_restores_old_values_of_an_existing_link():
     with pytest.raises(ApplyError):
         plan.apply()
     assert nl.calls[-1] == ('set_link', 'x', {'mtu': 1500})  # mtu put back
+
+
+@pytest.mark.parametrize('version, too_old', [('0.7.2', '0.7.2'), ('0.8.1', '0.8.1'), ('0.9.7', None),
+                                              ('0.10.0', None), ('1.0a1', None)])
+def test_pyroute2_version_gate(monkeypatch, version, too_old):
+    from ansible_collections.hostnet.fabric.plugins.module_utils import _netlink
+    monkeypatch.setattr(_netlink, 'PYROUTE2_VERSION', version)
+    assert _netlink.pyroute2_too_old() == too_old
