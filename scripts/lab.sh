@@ -449,9 +449,36 @@ customize_rootfs() {
     printf 'distro=%s\nrecipe=%s\n' "$distro" "$RECIPE_HASH" >"$root/etc/hostnet-lab-release"
 }
 
+# pyroute2 for hostnet.fabric's modules on the lab hosts (Debian's python3-pyroute2 is too old):
+# the version requirements.txt pins, a pure-Python wheel unpacked into /usr/local.
+pyroute2_pin() {
+    local pin
+    pin="$(sed -n 's/^pyroute2==\([0-9.]*\).*/\1/p' "$REPO/requirements.txt" 2>/dev/null || true)"
+    printf '%s\n' "${pin:-0.9.7}"
+}
+
+install_pyroute2() {
+    local root="$1" version wheel py pip=(python3 -m pip)
+    version="$(pyroute2_pin)"
+    mkdir -p "$CACHE/wheels"
+    wheel="$(find "$CACHE/wheels" -name "pyroute2-$version-py3-none-any.whl" | sed -n 1p)"
+    if [ -z "$wheel" ]; then
+        [ -x "$REPO/.venv/bin/python" ] && pip=("$REPO/.venv/bin/python" -m pip)
+        quiet "${pip[@]}" download --no-deps --only-binary=:all: -d "$CACHE/wheels" "pyroute2==$version" \
+            || die "could not fetch the pyroute2 $version wheel (pip from scripts/setup.sh's .venv or python3-pip is needed)"
+        wheel="$CACHE/wheels/pyroute2-$version-py3-none-any.whl"
+    fi
+    for py in "$root"/usr/lib/python3.[0-9]*; do
+        [ -x "$root/usr/bin/${py##*/}" ] || continue
+        mkdir -p "$root/usr/local/lib/${py##*/}/dist-packages"
+        python3 -m zipfile -e "$wheel" "$root/usr/local/lib/${py##*/}/dist-packages/"
+    done
+}
+
 recipe() {
     printf 'hostnet-lab image recipe 1\nsuite=%s\nvariant=minbase\ninclude=%s\n' "$1" "$(image_packages "$1")"
-    declare -f customize_rootfs
+    printf 'pyroute2=%s\n' "$(pyroute2_pin)"
+    declare -f install_pyroute2 customize_rootfs
     printf 'CMD ["/lib/systemd/systemd"]\nENV container=docker\n'
 }
 recipe_hash() { recipe "$1" | sha256sum | cut -c1-12; }
@@ -462,6 +489,7 @@ build_rootfs_tar() {
     ensure_packages debootstrap
     mirror="$(debian_mirror)"
     work="$(mktemp -d "$CACHE/build-$distro.XXXXXX")"
+    BUILD_WORK="$work"
     mkdir -p "$CACHE/debs"
     t0="$(now)"
     say "debootstrap $distro (minbase + $(image_packages "$distro")) from $mirror"
@@ -478,10 +506,12 @@ build_rootfs_tar() {
         die "debootstrap of $distro failed (exit $rc; log above)"
     fi
     say "debootstrap $distro done in $(since "$t0") s"
+    install_pyroute2 "$work/root"
     RECIPE_HASH="$(recipe_hash "$distro")" customize_rootfs "$work/root" "$distro"
-    tar --numeric-owner --xattrs --xattrs-include='*' -C "$work/root" -cf "$out.tmp" .
-    mv "$out.tmp" "$out"
+    tar --numeric-owner --xattrs --xattrs-include='*' -C "$work/root" -cf "$work/rootfs.tar" .
+    mv "$work/rootfs.tar" "$out"
     rm -rf "$work"
+    BUILD_WORK=""
 }
 
 image_ensure() {
@@ -708,8 +738,18 @@ lab_healthy() {
 
 # ---------------------------------------------------------------- commands
 UP_OK=0
-up_cleanup() {
+BUILD_WORK=""
+on_exit() {
     local rc=$?
+    if [ -n "$BUILD_WORK" ] && [ -d "$BUILD_WORK" ]; then
+        unmount_under "$BUILD_WORK"
+        rm -rf "$BUILD_WORK"
+    fi
+    [ "$CMD" != up ] || up_cleanup "$rc"
+}
+
+up_cleanup() {
+    local rc="$1"
     [ "$UP_OK" = 1 ] && return 0
     trap - EXIT INT TERM
     set +e
@@ -736,9 +776,6 @@ cmd_up() {
     local t0 t1 subnet mtu i h ip tag probe hosts_up=() started c
     t0="$(now)"
     ensure_packages docker.io debootstrap busybox-static iptables python3
-    trap up_cleanup EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
 
     lock
     if ! engine_resolve; then
@@ -814,7 +851,6 @@ cmd_up() {
     done
     write_inventory
     UP_OK=1
-    trap - EXIT INT TERM
     say "lab '$NAME' up: $HOSTS x $DISTRO ($tag) on $NET $subnet; hosts booted in $started s, up took $(since "$t0") s"
     for h in "${hosts_up[@]}"; do
         say "  $h  $(dk inspect -f "{{(index .NetworkSettings.Networks \"$NET\").IPAddress}}" "$h")  $(hexec "$h" systemctl is-system-running 2>/dev/null || true), docker $(hexec "$h" docker version --format '{{.Server.Version}}')"
@@ -937,9 +973,12 @@ cmd_purge() {
     if [ ! -S "$RUN/docker.sock" ]; then
         rm -rf "$DATA"
     fi
-    rm -rf "$CACHE"/rootfs-*.tar "$CACHE"/probe-*.tar "$CACHE/debs" "$CACHE"/build-*
     unlock
+    rm -rf "$CACHE"
     say "purged images, rootfs/probe tarballs, .deb cache and $DATA"
 }
 
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 "cmd_$CMD"

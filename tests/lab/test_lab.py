@@ -36,6 +36,12 @@ def test_docker_service_is_active_with_the_distros_engine(lab):
         assert lab.out(h, "docker info --format '{{.Driver}}'") == 'overlay2', h
 
 
+def test_pyroute2_for_the_collections_modules(lab):
+    for h in lab.hosts:
+        version = lab.out(h, "python3 -c 'import pyroute2; print(pyroute2.__version__)'")
+        assert tuple(int(x) for x in version.split('.')[:2]) >= (0, 9), '%s: pyroute2 %s' % (h, version)
+
+
 def test_probe_image_is_loaded_and_reaches_the_next_host(lab):
     ips = [lab.hostvars(h)['hostnet_underlay_ip'] for h in lab.hosts]
     for i, h in enumerate(lab.hosts):
@@ -99,6 +105,13 @@ PLAY = [{
         {'name': 'Read docker.service through systemd', 'ansible.builtin.systemd_service': {'name': 'docker'},
          'register': 'unit'},
         {'name': 'It is active', 'ansible.builtin.assert': {'that': ['unit.status.ActiveState == "active"']}},
+        {'name': "The collection's own modules run on the host", 'hostnet.fabric.bridge': {'name': 'hflabtest0'},
+         'register': 'made'},
+        {'name': 'The kernel of the host has it', 'ansible.builtin.command': 'ip -d link show hflabtest0',
+         'register': 'kernel', 'changed_when': False},
+        {'name': 'Remove it', 'hostnet.fabric.bridge': {'name': 'hflabtest0', 'state': 'absent'}, 'register': 'gone'},
+        {'name': 'Created and removed', 'ansible.builtin.assert': {'that': [
+            'made is changed', "' bridge ' in kernel.stdout", 'gone is changed']}},
     ],
 }]
 
@@ -111,7 +124,7 @@ def test_ansible_reaches_every_host(lab, tmp_path):
     stats = data['stats']
     assert sorted(stats) == sorted(lab.hosts), stats
     for h, s in stats.items():
-        assert s['unreachable'] == 0 and s['failures'] == 0 and s['ok'] >= 4, (h, s)
+        assert s['unreachable'] == 0 and s['failures'] == 0 and s['ok'] >= 8, (h, s)
     assert rc == 0
 
 
