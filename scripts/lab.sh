@@ -515,7 +515,7 @@ build_rootfs_tar() {
 }
 
 image_ensure() {
-    local distro="$1" tag hash tar t0
+    local distro="$1" tag hash tar t0 old
     tag="$(image_tag "$distro")"
     if dk image inspect "$tag" >/dev/null 2>&1; then
         say "image $tag present (recipe unchanged)"
@@ -523,6 +523,12 @@ image_ensure() {
     fi
     exec 7>"$CACHE/build-$distro.lock"
     flock 7
+    # build directories of a build that was killed (we hold the build lock: none is running)
+    for old in "$CACHE/build-$distro".*/; do
+        [ -d "$old" ] || continue
+        unmount_under "${old%/}"
+        rm -rf "${old:?}"
+    done
     if dk image inspect "$tag" >/dev/null 2>&1; then
         flock -u 7
         return 0
@@ -640,12 +646,18 @@ wait_host() {
 }
 
 diagnose_host() {
-    local h="$1"
-    say "---- $h: docker logs (tail)"
-    dk logs --tail 15 "$h" 2>&1 | sed 's/^/    /' >&2 || true
-    say "---- $h: failed units / docker.service"
-    hexec "$h" systemctl --failed --no-legend 2>&1 | sed 's/^/    /' >&2 || true
-    hexec "$h" journalctl -u docker.service -n 15 --no-pager 2>&1 | sed 's/^/    /' >&2 || true
+    local h="$1" failed
+    if [ "$(dk inspect -f '{{.State.Running}}' "$h" 2>/dev/null)" != true ]; then
+        say "$h is not running ($(dk inspect -f '{{.State.Status}}, exit {{.State.ExitCode}} {{.State.Error}}' "$h" 2>&1)); its log:"
+        dk logs --tail 20 "$h" 2>&1 | sed 's/^/    /' >&2 || true
+        return 0
+    fi
+    failed="$(hexec "$h" systemctl --failed --no-legend --plain 2>/dev/null | awk '{ print $1 }' | tr '\n' ' ' || true)"
+    say "$h: systemd $(hexec "$h" systemctl is-system-running 2>/dev/null || true), failed units: ${failed:-none}"
+    if [ "$(hexec "$h" systemctl is-active docker.service 2>/dev/null || true)" != active ]; then
+        say "$h: docker.service is not active; its journal:"
+        hexec "$h" journalctl -u docker.service -n 20 --no-pager 2>&1 | sed 's/^/    /' >&2 || true
+    fi
 }
 
 lab_remove() {
@@ -755,9 +767,11 @@ up_cleanup() {
     set +e
     say "up of lab '$NAME' failed (exit $rc): removing what it made"
     if [ -n "$DOCKER_HOST" ]; then
-        for h in $(dk ps -a --filter "label=$LABEL=$NAME" --format '{{.Names}}' 2>/dev/null); do
-            [ "${DIAGNOSED:-0}" = 1 ] || diagnose_host "$h"
-        done
+        if [ "${DIAGNOSED:-0}" = 0 ] && [ "$rc" -lt 128 ]; then
+            for h in $(dk ps -a --filter "label=$LABEL=$NAME" --format '{{.Names}}' 2>/dev/null); do
+                diagnose_host "$h"
+            done
+        fi
         lock
         lab_remove "$NAME"
         engine_maybe_stop

@@ -17,6 +17,7 @@
 # Run these tests without pytest-xdist: each worker would bring up a lab of its own.
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -42,9 +43,17 @@ def pytest_addoption(parser):
     group.addoption('--lab-keep', action='store_true', help='leave the lab up after the session')
 
 
+def _terminated(signum, _frame):
+    raise KeyboardInterrupt('signal %d' % signum)
+
+
 def pytest_configure(config):
     if os.geteuid() != 0:
         raise pytest.UsageError('the lab tests start Docker engines and containers and must run as root')
+    # A CI timeout sends SIGTERM: turn it into an interrupt, so that the lab fixture's teardown
+    # still runs and no lab is left behind.
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
 
 
 def _distros(config):
@@ -64,11 +73,27 @@ def pytest_generate_tests(metafunc):
 
 
 def lab_sh(*args, env=None, timeout=1200):
-    """Run scripts/lab.sh; returns the CompletedProcess (never raises on a non-zero exit)."""
+    """Run scripts/lab.sh; returns the CompletedProcess (never raises on a non-zero exit).
+
+    If the wait is interrupted (timeout, Ctrl-C, SIGTERM), lab.sh gets SIGTERM and time to undo
+    what it started, instead of the SIGKILL subprocess.run would send.
+    """
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return subprocess.run([str(LAB_SH)] + [str(a) for a in args], cwd=REPO, env=full_env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    cmd = [str(LAB_SH)] + [str(a) for a in args]
+    with subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except BaseException:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=180)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+            raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def read_env(path):
@@ -170,7 +195,11 @@ def lab(request):
     distro = request.param
     name = 'pt-%s-%s' % (distro[:4], uuid.uuid4().hex[:6])
     hosts = request.config.getoption('--lab-hosts')
-    proc = lab_sh('up', '--name', name, '--hosts', hosts, '--distro', distro)
+    try:
+        proc = lab_sh('up', '--name', name, '--hosts', hosts, '--distro', distro)
+    except BaseException:
+        lab_sh('down', '--name', name)
+        raise
     sys.stderr.write(proc.stderr)
     if proc.returncode != 0:
         # a failed up removes what it made; make sure, then report why it failed
