@@ -29,6 +29,8 @@ APT_PACKAGES=(
     rsync           # scripts/test.sh copies the collection for ansible-test
     shellcheck      # ansible-test sanity's shellcheck test
     docker.io       # dockerd: docker_daemon_opts tests read its version; the lab runs its engine
+    debootstrap     # the lab's host images
+    busybox-static  # the lab's probe image
 )
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -11,6 +11,8 @@
 #                .../ansible_collections/hostnet/fabric
 #   build        ansible-galaxy collection build + install into a temporary collections path,
 #                then run hostnet.fabric.bridge from there against a throwaway netns
+#   lab          pytest tests/lab: real systemd lab hosts with Docker engines (scripts/lab.sh),
+#                one lab per distro (Debian 12: Engine 20.10, Debian 13: Engine 26.1)
 #
 # It first runs scripts/setup.sh (Debian packages + .venv). It stops at the first failing
 # stage and prints a summary line per stage (pass/fail/not run, seconds); exit code 0 only
@@ -27,7 +29,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO/.venv"
-ALL_STAGES=(unit integration lint sanity build)
+ALL_STAGES=(unit integration lint sanity build lab)
 SANITY_PYTHON=3.11
 
 usage() {
@@ -94,7 +96,7 @@ run_pytest() {
     # collections/ansible_collections/hostnet/fabric links back to the repository root, so
     # `ansible_collections.hostnet.fabric.*` imports resolve to this checkout.
     PYTHONPATH="$REPO/collections${PYTHONPATH:+:$PYTHONPATH}" \
-        python -m pytest "$dir" "$@" ${pytest_args[@]+"${pytest_args[@]}"} || rc=$?
+        python -m pytest "$dir" -rs "$@" ${pytest_args[@]+"${pytest_args[@]}"} || rc=$?
     if [ "$rc" -eq 5 ]; then
         fail "pytest collected no tests in $dir (exit code 5): there must be tests here"
     fi
@@ -111,6 +113,12 @@ stage_integration() {
     # each test waits mostly on ansible-playbook subprocesses and uses namespaces of its own
     # (unique names), so two workers are safe and halve the time on 2 cores
     run_pytest tests/integration -n "${PYTEST_WORKERS:-2}" -p no:cacheprovider
+}
+
+stage_lab() {
+    [ "$(id -u)" -eq 0 ] || fail "the lab tests run Docker engines in systemd lab hosts and must run as root"
+    # no -n: the session fixture makes one lab per distro and every xdist worker would make its own
+    run_pytest tests/lab -p no:cacheprovider
 }
 
 stage_lint() {
@@ -159,7 +167,7 @@ stage_sanity() {
     mkdir -p "$dest"
     rsync -a \
         --exclude=/.venv/ --exclude=/.git/ --exclude=/collections/ --exclude=/tests/output/ \
-        --exclude=/.ansible/ --exclude=.pytest_cache/ --exclude=__pycache__/ --exclude='/*.tar.gz' \
+        --exclude=/.ansible/ --exclude=/.lab/ --exclude=.pytest_cache/ --exclude=__pycache__/ --exclude='/*.tar.gz' \
         "$REPO/" "$dest/"
     note "copied the collection to $dest"
     ensure_get_pip_standin
@@ -282,6 +290,7 @@ headline() {
     case "$1" in
     unit) echo "pytest tests/unit" ;;
     integration) echo "pytest tests/integration (real kernel, root)" ;;
+    lab) echo "pytest tests/lab (systemd + Docker lab hosts, root)" ;;
     lint) echo "ansible-lint (profile production)" ;;
     sanity) echo "ansible-test sanity --venv --python $SANITY_PYTHON on a copy of the collection" ;;
     build) echo "ansible-galaxy collection build + install + run hostnet.fabric.bridge" ;;

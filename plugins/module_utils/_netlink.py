@@ -53,6 +53,7 @@ def pyroute2_too_old():
         parts.append(int(digits) if digits else 0)
     return PYROUTE2_VERSION if tuple(parts) < PYROUTE2_MIN_VERSION else None
 
+
 NETNS_DIR = '/run/netns'
 ZERO_MAC = '00:00:00:00:00:00'
 
