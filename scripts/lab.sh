@@ -420,8 +420,9 @@ debian_mirror() {
 }
 
 image_packages() {
-    local pkgs=(systemd systemd-sysv dbus python3 python3-apt iproute2 iputils-ping iptables procps
-        docker.io)
+    # python3-requests / python3-docker: what community.docker's modules need on the host
+    local pkgs=(systemd systemd-sysv dbus python3 python3-apt python3-requests python3-docker iproute2
+        iputils-ping iptables procps docker.io)
     # Debian 13 ships the docker CLI in its own package
     [ "$1" = trixie ] && pkgs+=(docker-cli)
     local IFS=,
