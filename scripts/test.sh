@@ -13,6 +13,7 @@
 #                then run hostnet.fabric.bridge from there against a throwaway netns
 #   lab          pytest tests/lab: real systemd lab hosts with Docker engines (scripts/lab.sh),
 #                one lab per distro (Debian 12: Engine 20.10, Debian 13: Engine 26.1)
+#   molecule     molecule test -s SCENARIO for every scenario under molecule/ (on the lab)
 #
 # It first runs scripts/setup.sh (Debian packages + .venv). It stops at the first failing
 # stage and prints a summary line per stage (pass/fail/not run, seconds); exit code 0 only
@@ -29,7 +30,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO/.venv"
-ALL_STAGES=(unit integration lint sanity build lab)
+ALL_STAGES=(unit integration lint sanity build lab molecule)
 SANITY_PYTHON=3.11
 
 usage() {
@@ -119,6 +120,16 @@ stage_lab() {
     [ "$(id -u)" -eq 0 ] || fail "the lab tests run Docker engines in systemd lab hosts and must run as root"
     # no -n: the session fixture makes one lab per distro and every xdist worker would make its own
     run_pytest tests/lab -p no:cacheprovider
+}
+
+stage_molecule() {
+    [ "$(id -u)" -eq 0 ] || fail "the molecule scenarios run on the lab and must run as root"
+    local scenario rc=0
+    for scenario in $(find molecule -mindepth 2 -maxdepth 2 -name molecule.yml -printf '%h\n' | xargs -n1 basename | sort); do
+        note "molecule test -s $scenario"
+        (cd "$REPO" && molecule test -s "$scenario") || { rc=$?; note "scenario $scenario FAILED"; break; }
+    done
+    return "$rc"
 }
 
 stage_lint() {
@@ -291,6 +302,7 @@ headline() {
     unit) echo "pytest tests/unit" ;;
     integration) echo "pytest tests/integration (real kernel, root)" ;;
     lab) echo "pytest tests/lab (systemd + Docker lab hosts, root)" ;;
+    molecule) echo "molecule test for every scenario under molecule/ (on the lab)" ;;
     lint) echo "ansible-lint (profile production)" ;;
     sanity) echo "ansible-test sanity --venv --python $SANITY_PYTHON on a copy of the collection" ;;
     build) echo "ansible-galaxy collection build + install + run hostnet.fabric.bridge" ;;

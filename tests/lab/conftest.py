@@ -68,8 +68,9 @@ def _distros(config):
 
 def pytest_generate_tests(metafunc):
     # one session lab per distro; pytest runs all tests of one distro, then the next
-    if 'lab' in metafunc.fixturenames:
-        metafunc.parametrize('lab', _distros(metafunc.config), indirect=True, scope='session')
+    for name in ('lab', 'scratch_lab'):
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, _distros(metafunc.config), indirect=True, scope='session')
 
 
 def lab_sh(*args, env=None, timeout=1200):
@@ -190,11 +191,9 @@ def lab_sh_fixture():
     return lab_sh
 
 
-@pytest.fixture(scope='session')
-def lab(request):
+def _lab_session(request, prefix, hosts):
     distro = request.param
-    name = 'pt-%s-%s' % (distro[:4], uuid.uuid4().hex[:6])
-    hosts = request.config.getoption('--lab-hosts')
+    name = '%s-%s-%s' % (prefix, distro[:4], uuid.uuid4().hex[:6])
     try:
         proc = lab_sh('up', '--name', name, '--hosts', hosts, '--distro', distro)
     except BaseException:
@@ -220,3 +219,16 @@ def lab(request):
                 # the lab's engine was stopped: nothing of it may be left running
                 assert not _engine_processes(), 'down stopped the engine, but a dockerd of the lab still runs'
                 assert not Path('/run/hostnet-lab').exists(), 'down left /run/hostnet-lab behind'
+
+
+@pytest.fixture(scope='session')
+def lab(request):
+    """The session's lab (one per distro) for tests that build on each other's state (site.yml)."""
+    yield from _lab_session(request, 'pt', request.config.getoption('--lab-hosts'))
+
+
+@pytest.fixture(scope='session')
+def scratch_lab(request):
+    """A second, small lab for tests that break and repair engines on purpose (docker_daemon),
+    so that they never disturb the state the other lab tests build on."""
+    yield from _lab_session(request, 'px', 2)

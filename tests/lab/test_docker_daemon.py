@@ -13,8 +13,9 @@ ROLE_PLAY = {'hosts': None, 'gather_facts': False, 'roles': [{'role': 'hostnet.f
 
 
 @pytest.fixture
-def host(lab, tmp_path):
-    """The last lab host, its Docker configuration restored after the test."""
+def host(scratch_lab, tmp_path):
+    lab = scratch_lab
+    """The last host of the scratch lab, its Docker configuration restored after the test."""
     h = lab.hosts[-1]
     saved = lab.sh(h, 'cat /etc/docker/daemon.json 2>/dev/null || true').stdout
     yield h
@@ -86,7 +87,8 @@ def trixie_only(lab):
 
 
 @pytest.mark.parametrize('method', ['daemon_json', 'systemd_dropin'])
-def test_cluster_store_applied_and_idempotent(lab, tmp_path, host, method):
+def test_cluster_store_applied_and_idempotent(scratch_lab, tmp_path, host, method):
+    lab = scratch_lab
     bookworm_only(lab)
     kv = lab.hostvars(lab.hosts[0])['hostnet_underlay_ip']
     iface = lab.hostvars(host)['hostnet_underlay_iface']
@@ -105,7 +107,8 @@ def test_cluster_store_applied_and_idempotent(lab, tmp_path, host, method):
     assert rc == 0 and changed_tasks(results) == [], changed_tasks(results)
 
 
-def test_reloadable_change_does_not_restart_containers(lab, tmp_path, host):
+def test_reloadable_change_does_not_restart_containers(scratch_lab, tmp_path, host):
+    lab = scratch_lab
     lab.sh(host, 'docker rm -f hf-keep >/dev/null 2>&1; docker run -d --name hf-keep hostnet/probe:latest sleep 600')
     started = lab.out(host, "docker inspect -f '{{.State.StartedAt}}' hf-keep")
     pid = lab.out(host, 'systemctl show -p MainPID --value docker')
@@ -124,7 +127,8 @@ def test_reloadable_change_does_not_restart_containers(lab, tmp_path, host):
         lab.sh(host, 'docker rm -f hf-keep', check=False)
 
 
-def test_live_restore_keeps_containers_across_a_restart(lab, tmp_path, host):
+def test_live_restore_keeps_containers_across_a_restart(scratch_lab, tmp_path, host):
+    lab = scratch_lab
     rc, _results = play(lab, tmp_path, host, role_vars={})  # live-restore on by default
     assert rc == 0
     lab.sh(host, 'docker rm -f hf-live >/dev/null 2>&1; docker run -d --name hf-live hostnet/probe:latest sleep 600')
@@ -137,7 +141,8 @@ def test_live_restore_keeps_containers_across_a_restart(lab, tmp_path, host):
         lab.sh(host, 'docker rm -f hf-live', check=False)
 
 
-def test_engine_that_does_not_start_is_rolled_back(lab, tmp_path, host):
+def test_engine_that_does_not_start_is_rolled_back(scratch_lab, tmp_path, host):
+    lab = scratch_lab
     before = state(lab, host)[0]
     rc, results = play(lab, tmp_path, host, role_vars={'docker_daemon_options': {'storage-driver': 'hostnet-nonexistent'}})
     assert rc != 0
@@ -158,7 +163,8 @@ def refusal(lab, tmp_path, host, args, expect):
     return res
 
 
-def test_refusals_leave_file_and_engine_alone(lab, tmp_path, host):
+def test_refusals_leave_file_and_engine_alone(scratch_lab, tmp_path, host):
+    lab = scratch_lab
     iface_msg = 'does not exist on this host'
     refusal(lab, tmp_path, host, {'options': {'hosts': ['unix:///var/run/docker.sock']}},
             'as -H in ExecStart in /lib/systemd/system/docker.service')
@@ -176,14 +182,16 @@ def test_refusals_leave_file_and_engine_alone(lab, tmp_path, host):
                      'else rm -f /etc/docker/daemon.json; fi')
 
 
-def test_cluster_store_refused_on_engine_26(lab, tmp_path, host):
+def test_cluster_store_refused_on_engine_26(scratch_lab, tmp_path, host):
+    lab = scratch_lab
     trixie_only(lab)
     res = refusal(lab, tmp_path, host, {'cluster_store': 'etcd://10.0.0.5:2379'},
                   'removed in Docker Engine 23.0 and this engine is 26.1')
     assert 'swarm' in res['msg']
 
 
-def test_dockerd_validate_rejects_on_engine_26(lab, tmp_path, host):
+def test_dockerd_validate_rejects_on_engine_26(scratch_lab, tmp_path, host):
+    lab = scratch_lab
     trixie_only(lab)
     res = refusal(lab, tmp_path, host, {'options': {'hostnet-bogus-key': True}}, 'dockerd --validate rejected')
     assert "don't match any configuration option: hostnet-bogus-key" in res['msg']
@@ -191,7 +199,8 @@ def test_dockerd_validate_rejects_on_engine_26(lab, tmp_path, host):
     assert ok.get('validated') is True and ok['changed'] and not ok.get('failed')
 
 
-def test_swarm_member_refuses_cluster_store(lab, tmp_path, host):
+def test_swarm_member_refuses_cluster_store(scratch_lab, tmp_path, host):
+    lab = scratch_lab
     bookworm_only(lab)
     ip = lab.hostvars(host)['hostnet_underlay_ip']
     lab.sh(host, 'docker swarm init --advertise-addr %s >/dev/null' % ip)
