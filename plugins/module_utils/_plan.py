@@ -107,33 +107,30 @@ def plan_link_settings(plan, nl, name, current, want, created=False):
     def undoable(fn):
         return None if created else fn
 
-    if want.get('mtu') is not None and want['mtu'] != current.get('mtu'):
-        old = current.get('mtu')
-        plan.add('set mtu of %s to %d in %s' % (name, want['mtu'], where),
-                 lambda: nl.set_link(name, mtu=want['mtu']),
-                 undoable(lambda: nl.set_link(name, mtu=old)))
-        after['mtu'] = want['mtu']
-    if want.get('mac') is not None and want['mac'] != current.get('mac'):
-        old = current.get('mac')
-        plan.add('set mac of %s to %s in %s' % (name, want['mac'], where),
-                 lambda: nl.set_link(name, address=want['mac']),
-                 undoable(lambda: nl.set_link(name, address=old)))
-        after['mac'] = want['mac']
+    # every closure binds its values as default arguments: a plan's undo must restore the value
+    # of its own step, not whatever a later step left in a shared variable
+    for key, attr in (('mtu', 'mtu'), ('mac', 'address')):
+        if want.get(key) is None or want[key] == current.get(key):
+            continue
+        plan.add('set %s of %s to %s in %s' % (key, name, want[key], where),
+                 lambda attr=attr, value=want[key]: nl.set_link(name, **{attr: value}),
+                 undoable(lambda attr=attr, value=current.get(key): nl.set_link(name, **{attr: value})))
+        after[key] = want[key]
     if 'master' in want and want['master'] is not None and want['master'] != (current.get('master') or ''):
-        old = current.get('master')
+        old_master = current.get('master')
         bridge_macs = {}
 
         def set_master(master):
             # a bridge without a fixed MAC takes one of its ports' MACs: remember each bridge's
             # MAC so that the undo can give it back (a rollback must leave the bridge as it was)
-            for br in (old, master):
+            for br in (old_master, master):
                 link = nl.link(br) if br else None
                 if link is not None and br not in bridge_macs:
                     bridge_macs[br] = link['mac']
             nl.set_link(name, master=nl.index_of(master, 'bridge') if master else 0)
 
         def undo_master():
-            nl.set_link(name, master=nl.index_of(old, 'bridge') if old else 0)
+            nl.set_link(name, master=nl.index_of(old_master, 'bridge') if old_master else 0)
             for br, mac in bridge_macs.items():
                 link = nl.link(br)
                 if link is not None and link['mac'] != mac:
@@ -141,7 +138,7 @@ def plan_link_settings(plan, nl, name, current, want, created=False):
         if want['master']:
             text = 'attach %s to bridge %s in %s' % (name, want['master'], where)
         else:
-            text = 'detach %s from bridge %s in %s' % (name, old, where)
+            text = 'detach %s from bridge %s in %s' % (name, old_master, where)
         # undone even on a link this plan creates: deleting the port alone would not give the
         # bridge its MAC back
         plan.add(text, lambda: set_master(want['master']), undo_master)
@@ -158,9 +155,8 @@ def plan_link_settings(plan, nl, name, current, want, created=False):
                      undoable(lambda c=cidr: nl.del_address(name, c)))
         after['addresses'] = list(want['addresses'])
     if want.get('up') is not None and want['up'] != current.get('up'):
-        old = current.get('up')
         plan.add('set %s %s in %s' % (name, 'up' if want['up'] else 'down', where),
-                 lambda: nl.set_link(name, state='up' if want['up'] else 'down'),
-                 undoable(lambda: nl.set_link(name, state='up' if old else 'down')))
+                 lambda state='up' if want['up'] else 'down': nl.set_link(name, state=state),
+                 undoable(lambda state='up' if current.get('up') else 'down': nl.set_link(name, state=state)))
         after['up'] = want['up']
     return after

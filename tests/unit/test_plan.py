@@ -113,3 +113,20 @@ def test_pyroute2_version_gate(monkeypatch, version, too_old):
     from ansible_collections.hostnet.fabric.plugins.module_utils import _netlink
     monkeypatch.setattr(_netlink, 'PYROUTE2_VERSION', version)
     assert _netlink.pyroute2_too_old() == too_old
+
+
+def test_each_undo_restores_its_own_old_value():
+    nl = FakeNetlink(links=[{'ifname': 'x', 'kind': 'veth'}, {'ifname': 'br0', 'kind': 'bridge'},
+                            {'ifname': 'br1', 'kind': 'bridge'}])
+    plan = Plan()
+    current = view(mtu=1500, mac='02:00:00:00:00:01', master='br0', up=True)
+    plan_link_settings(plan, nl, 'x', current, {'mtu': 1400, 'mac': '02:00:00:00:00:99', 'master': 'br1',
+                                                'addresses': None, 'up': False})
+    plan.add('fails', boom)
+    with pytest.raises(ApplyError):
+        plan.apply()
+    undos = [c for c in nl.calls if c[0] == 'set_link'][4:]
+    assert undos == [('set_link', 'x', {'state': 'up'}),
+                     ('set_link', 'x', {'master': nl.index_of('br0')}),
+                     ('set_link', 'x', {'address': '02:00:00:00:00:01'}),
+                     ('set_link', 'x', {'mtu': 1500})]
