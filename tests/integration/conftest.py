@@ -77,10 +77,14 @@ def snapshot(namespaces):
             continue
         snap[ns] = {
             'links': _strip_volatile(ip_json(ns, '-d', 'link', 'show')),
-            'addrs': [(a['ifname'], [(i['local'], i['prefixlen']) for i in a.get('addr_info', [])])
+            # IPv6 link-local addresses and multicast FDB entries (33:33:.., 01:00:5e:..) are added by
+            # the kernel a moment after a link comes up (addrconf, DAD): derived state, not config,
+            # and racing with a snapshot taken right after a fixture made the link
+            'addrs': [(a['ifname'], [(i['local'], i['prefixlen']) for i in a.get('addr_info', [])
+                                     if i.get('scope') != 'link'])
                       for a in ip_json(ns, 'addr', 'show')],
             'routes': _strip_volatile(ip_json(ns, 'route', 'show')),
-            'fdb': bridge_json(ns, 'fdb', 'show'),
+            'fdb': [e for e in bridge_json(ns, 'fdb', 'show') if not int(e['mac'][:2], 16) & 1],
             'neigh': [n for n in ip_json(ns, 'neigh', 'show') if 'PERMANENT' in n.get('state', [])],
         }
     return snap
