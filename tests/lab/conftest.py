@@ -232,3 +232,9 @@ def scratch_lab(request):
     """A second, small lab for tests that break and repair engines on purpose (docker_daemon),
     so that they never disturb the state the other lab tests build on."""
     yield from _lab_session(request, 'px', 2)
+
+
+@pytest.fixture(scope='session')
+def site(lab):
+    """site.yml applied once on the session's lab: (rc, data) of that first run."""
+    return lab.playbook(lab.repo / 'site.yml')
