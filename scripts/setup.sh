@@ -31,6 +31,7 @@ APT_PACKAGES=(
     docker.io       # dockerd: docker_daemon_opts tests read its version; the lab runs its engine
     debootstrap     # the lab's host images
     busybox-static  # the lab's probe image
+    gpg             # the consul role checks release signatures (and its tests sign a test mirror)
 )
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -1,0 +1,264 @@
+"""The Consul role's Python parts: configuration rendering and checks (filter), and the
+controller-side secret files (lookup). No Consul binary is needed for any of this."""
+import base64
+import os
+import stat
+import threading
+import uuid
+
+import pytest
+from ansible.errors import AnsibleFilterError, AnsibleLookupError
+
+from ansible_collections.hostnet.fabric.plugins.filter.consul import (
+    consul_cluster_check, consul_config, gossip_key_ok)
+from ansible_collections.hostnet.fabric.plugins.lookup.secret import read_or_create
+
+KEY = base64.b64encode(b'k' * 32).decode()
+T1, T2, T3 = (str(uuid.uuid4()) for _i in range(3))
+
+
+def settings(**over):
+    base = {
+        'node_name': 'kv1', 'datacenter': 'dc1', 'server': True, 'bootstrap_expect': 3,
+        'bind_address': '10.0.0.5', 'advertise_address': '', 'client_address': '127.0.0.1',
+        'retry_join': ['10.0.0.5', '10.0.0.6', '10.0.0.7'], 'data_dir': '/var/lib/consul',
+        'http_port': 8500, 'dns_port': 8600, 'ui': False, 'allow_public': False, 'log_level': 'info',
+        'extra': {}, 'encrypt_key': KEY,
+        'acl': {'enabled': False, 'default_policy': 'deny', 'tokens': {}},
+    }
+    base.update(over)
+    return base
+
+
+def client(**over):
+    return settings(**dict({'node_name': 'dh1', 'server': False, 'bind_address': '10.0.0.9'}, **over))
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+def test_server_config():
+    out = consul_config(settings())
+    c = out['config']
+    assert c['server'] is True and c['bootstrap_expect'] == 3
+    assert c['bind_addr'] == c['advertise_addr'] == '10.0.0.5'
+    # the agent's own address is not in its join list
+    assert c['retry_join'] == ['10.0.0.6', '10.0.0.7']
+    assert c['client_addr'] == '127.0.0.1'
+    assert c['ui_config'] == {'enabled': False}
+    assert c['ports'] == {'http': 8500, 'dns': 8600, 'grpc': -1}
+    assert c['disable_update_check'] is True
+    assert c['leave_on_terminate'] is False and c['skip_leave_on_interrupt'] is True
+    assert c['log_level'] == 'INFO'
+    assert 'acl' not in c
+
+
+def test_secrets_are_kept_out_of_the_config():
+    out = consul_config(settings(acl={'enabled': True, 'tokens': {'initial_management': T1, 'agent': T2}}))
+    flat = repr(out['config'])
+    assert KEY not in flat and T1 not in flat and T2 not in flat
+    assert out['secrets']['encrypt'] == KEY
+    assert out['secrets']['encrypt_verify_incoming'] is True and out['secrets']['encrypt_verify_outgoing'] is True
+    assert out['secrets']['acl'] == {'tokens': {'initial_management': T1, 'agent': T2}}
+    assert out['config']['acl'] == {'enabled': True, 'default_policy': 'deny', 'down_policy': 'extend-cache',
+                                    'enable_token_persistence': True}
+
+
+def test_client_config():
+    c = consul_config(client(bootstrap_expect=3))['config']
+    assert c['server'] is False and 'bootstrap_expect' not in c
+    assert c['retry_join'] == ['10.0.0.5', '10.0.0.6', '10.0.0.7']
+    assert c['leave_on_terminate'] is True
+
+
+def test_docker_agent_gets_the_docker_token_as_default():
+    out = consul_config(client(acl={'enabled': True, 'tokens': {'agent': T2, 'default': T3}}))
+    assert out['secrets']['acl']['tokens'] == {'agent': T2, 'default': T3}
+
+
+def test_no_encryption_means_no_secret():
+    out = consul_config(settings(encrypt_key=''))
+    assert out['secrets'] == {}
+
+
+def test_single_server_needs_no_join_list():
+    c = consul_config(settings(bootstrap_expect=1, retry_join=['10.0.0.5']))['config']
+    assert c['retry_join'] == [] and c['bootstrap_expect'] == 1
+
+
+def test_extra_is_merged_deeply():
+    c = consul_config(settings(extra={'telemetry': {'disable_hostname': True}, 'log_json': True}))['config']
+    assert c['telemetry'] == {'disable_hostname': True} and c['log_json'] is True
+
+
+def test_several_client_addresses_and_dns_off():
+    c = consul_config(settings(client_address='127.0.0.1 10.0.0.5', dns_port=-1))['config']
+    assert c['client_addr'] == '127.0.0.1 10.0.0.5' and c['ports']['dns'] == -1
+
+
+def test_public_addresses_when_allowed():
+    c = consul_config(settings(bind_address='8.8.8.8', client_address='0.0.0.0', allow_public=True))['config']
+    assert c['bind_addr'] == '8.8.8.8' and c['client_addr'] == '0.0.0.0'
+
+
+# --- refusals: each names the setting and the rule --------------------------------------------
+
+@pytest.mark.parametrize('over, message', [
+    ({'datacenter': 'dc 1'}, 'consul_datacenter: must be letters, digits'),
+    ({'node_name': '-kv'}, 'consul_node_name: must be 1-63'),
+    ({'data_dir': 'var/lib/consul'}, 'consul_data_dir: must be an absolute path'),
+    ({'log_level': 'loud'}, 'consul_log_level: must be one of trace'),
+    ({'bind_address': 'eth0'}, 'consul_bind_address: must be an IP address'),
+    ({'bind_address': '0.0.0.0'}, 'consul_bind_address: must be one address of this host'),
+    ({'bind_address': '8.8.8.8'}, 'consul_bind_address: is a public address; set consul_allow_public=true'),
+    ({'advertise_address': '1.1.1.1'}, 'consul_advertise_address: is a public address'),
+    ({'client_address': '0.0.0.0'}, 'consul_client_address: listening on every address (0.0.0.0) needs consul_allow_public=true'),
+    ({'client_address': '127.0.0.1 8.8.4.4'}, 'consul_client_address: is a public address'),
+    ({'client_address': ''}, 'consul_client_address: must name at least one address'),
+    ({'http_port': 0}, 'consul_http_port: must be 1-65535'),
+    ({'http_port': -1}, 'consul_http_port: must be 1-65535'),
+    ({'dns_port': 70000}, 'consul_dns_port: must be 1-65535 or -1 (off)'),
+    ({'bootstrap_expect': 0}, 'consul_bootstrap_expect: must be at least 1 on a server'),
+    ({'retry_join': ['10.0.0.5']}, 'consul_bootstrap_expect: is 3, but no other server is given to join'),
+    ({'encrypt_key': 'not-a-key'}, 'consul_encrypt_key: must be the base64 of a 16, 24 or 32 byte key'),
+    ({'acl': {'enabled': True, 'default_policy': 'maybe', 'tokens': {}}}, 'consul_acl_default_policy: must be allow or deny'),
+    ({'acl': {'enabled': True, 'tokens': {'agent': T2}}}, 'consul_acl: a server with ACLs on needs the initial management token'),
+    ({'acl': {'enabled': True, 'tokens': {'initial_management': T1}}}, 'consul_acl: an agent with ACLs on needs its agent token'),
+    ({'acl': {'enabled': True, 'tokens': {'initial_management': 'secret', 'agent': T2}}},
+     'consul_acl_initial_management_token: must be a UUID'),
+    ({'acl': {'enabled': True, 'tokens': {'initial_management': T1, 'agent': T2, 'replication': T3}}},
+     "consul_acl_tokens: unknown token type 'replication'"),
+    ({'extra': {'server': False}}, "consul_config_extra: may not set 'server'"),
+    ({'extra': {'encrypt': KEY}}, "consul_config_extra: may not carry secrets ('encrypt')"),
+    ({'extra': ['x']}, 'consul_config_extra: must be a dictionary'),
+])
+def test_refusals(over, message):
+    with pytest.raises(AnsibleFilterError) as err:
+        consul_config(settings(**over))
+    assert message in str(err.value)
+
+
+def test_client_needs_servers_to_join():
+    with pytest.raises(AnsibleFilterError, match='consul_retry_join: a client agent needs at least one server'):
+        consul_config(client(retry_join=[]))
+
+
+def test_refusals_never_show_secret_values():
+    for over in ({'encrypt_key': 'c2VjcmV0LXRvby1zaG9ydC0yMGI='},
+                 {'acl': {'enabled': True, 'tokens': {'initial_management': 'my-real-secret', 'agent': T2}}}):
+        with pytest.raises(AnsibleFilterError) as err:
+            consul_config(settings(**over))
+        assert 'c2VjcmV0' not in str(err.value) and 'my-real-secret' not in str(err.value)
+
+
+@pytest.mark.parametrize('key, ok', [
+    (base64.b64encode(os.urandom(16)).decode(), True), (base64.b64encode(os.urandom(24)).decode(), True),
+    (base64.b64encode(os.urandom(32)).decode(), True), (base64.b64encode(os.urandom(20)).decode(), False),
+    ('%%%', False), ('', False),
+])
+def test_gossip_key_ok(key, ok):
+    assert gossip_key_ok(key) is ok
+
+
+# --- the agents together -------------------------------------------------------------------------
+
+def rendered(n_servers, n_clients=1, **over):
+    servers = ['10.0.0.%d' % (5 + i) for i in range(n_servers)]
+    out = []
+    for i, addr in enumerate(servers):
+        out.append(consul_config(settings(node_name='kv%d' % i, bind_address=addr, retry_join=servers,
+                                          bootstrap_expect=n_servers, **over)))
+    for i in range(n_clients):
+        out.append(consul_config(client(node_name='dh%d' % i, bind_address='10.0.1.%d' % (i + 1),
+                                        retry_join=servers, **over)))
+    return out
+
+
+def test_cluster_consistent():
+    assert consul_cluster_check(rendered(3), 0) == {'errors': [], 'warnings': []}
+
+
+def test_cluster_even_server_count_is_warned():
+    res = consul_cluster_check(rendered(2), 0)
+    assert res['errors'] == []
+    assert res['warnings'] == ['2 Consul servers: an even count tolerates no more failures than 1 servers would '
+                               '(quorum is 2); use an odd number']
+
+
+@pytest.mark.parametrize('expect, why', [(5, 'never elect a leader'), (1, 'elect a leader before all join')])
+def test_cluster_bootstrap_expect_must_match(expect, why):
+    res = consul_cluster_check(rendered(3), expect)
+    assert res['errors'] == ['consul_bootstrap_expect is %d but there are 3 servers (kv0, kv1, kv2): the cluster '
+                             'would %s' % (expect, why)]
+
+
+def test_cluster_without_servers():
+    clients_only = rendered(1, 2)[1:]
+    assert consul_cluster_check(clients_only, 0)['errors'] == [
+        'no Consul server among the agents (put at least one host in the server group)']
+
+
+def test_cluster_disagreements():
+    agents = rendered(1) + [consul_config(client(node_name='odd', datacenter='dc2', encrypt_key='',
+                                                 retry_join=['10.0.0.5']))]
+    errors = consul_cluster_check(agents, 0)['errors']
+    assert 'agents disagree on datacenter (dc1, dc2): every agent of a datacenter needs the same setting' in errors
+    assert any(e.startswith('agents disagree on gossip encryption (False, True)') for e in errors)
+
+
+def test_cluster_acl_disagreement_and_duplicate_names():
+    acl = {'enabled': True, 'tokens': {'agent': T2}}
+    agents = rendered(1) + [consul_config(client(node_name='kv0', acl=acl, retry_join=['10.0.0.5']))]
+    errors = consul_cluster_check(agents, 0)['errors']
+    assert 'node names used by more than one agent: kv0 (Consul refuses the second)' in errors
+    assert any(e.startswith('agents disagree on ACLs') for e in errors)
+
+
+# --- controller secrets ------------------------------------------------------------------------------
+
+def test_secret_is_made_once_with_mode_0600(tmp_path):
+    path = tmp_path / 'deep' / 'gossip.key'
+    first = read_or_create(str(path), 'gossip')
+    assert gossip_key_ok(first) and len(base64.b64decode(first)) == 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert read_or_create(str(path), 'gossip') == first
+
+
+def test_uuid_secret(tmp_path):
+    value = read_or_create(str(tmp_path / 't'), 'uuid')
+    assert str(uuid.UUID(value)) == value
+
+
+def test_check_mode_makes_nothing(tmp_path):
+    assert read_or_create(str(tmp_path / 'k'), 'gossip', create=False) == ''
+    assert not (tmp_path / 'k').exists()
+
+
+def test_readable_secret_is_refused(tmp_path):
+    path = tmp_path / 'k'
+    read_or_create(str(path), 'gossip')
+    path.chmod(0o644)
+    with pytest.raises(AnsibleLookupError, match=r'mode 0644 lets others read it; it must be 0600'):
+        read_or_create(str(path), 'gossip')
+
+
+def test_damaged_secret_is_refused(tmp_path):
+    path = tmp_path / 'k'
+    path.write_text('hello\n')
+    path.chmod(0o600)
+    with pytest.raises(AnsibleLookupError, match=r'its content is not the base64 of a 16, 24 or 32 byte key'):
+        read_or_create(str(path), 'gossip')
+    with pytest.raises(AnsibleLookupError, match=r'its content is not a UUID'):
+        read_or_create(str(path), 'uuid')
+
+
+def test_concurrent_runs_agree_on_one_secret(tmp_path):
+    path = str(tmp_path / 'k')
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(read_or_create(path, 'gossip'))) for _i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 8, 'a concurrent run failed'
+    assert len(set(got)) == 1 and gossip_key_ok(got[0])
