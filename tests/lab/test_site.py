@@ -94,3 +94,12 @@ def test_matrix_full_after_a_docker_restart(lab, site):
     lab.sh(lab.hosts[-1], 'systemctl restart docker')
     rc, data = lab.playbook(lab.repo / SITE)
     assert rc == 0, failures(data)
+
+
+def test_unknown_kv_backend_is_refused_before_anything_runs(lab):
+    rc, data = lab.playbook(lab.repo / SITE, extra_vars={'hostnet_kv_backend': 'zookeeper'})
+    assert rc != 0
+    msgs = failures(data)
+    assert any("hostnet_kv_backend: must be etcd or consul (got 'zookeeper')" in m for m in msgs), msgs
+    # it stopped in the first play: no task of a later play ran
+    assert [p['play']['name'] for p in data['plays']] == ['Key/value store backend'], data['plays']
