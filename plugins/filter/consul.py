@@ -16,6 +16,7 @@ import re
 import uuid
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.hostnet.fabric.plugins.filter.network import private_address
 
 _DATACENTER = re.compile(r'^[A-Za-z0-9_-]+$')
 _NODE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$')
@@ -37,12 +38,6 @@ def _fail(setting, rule, value=None):
     raise ConsulConfigError('consul_%s: %s%s' % (setting, rule, shown))
 
 
-def _private(addr):
-    if addr.version == 4 and addr in ipaddress.ip_network('100.64.0.0/10'):
-        return True
-    return addr.is_private or addr.is_loopback or addr.is_link_local
-
-
 def _address(setting, value, allow_public, unspecified_ok=False):
     try:
         addr = ipaddress.ip_address(str(value).strip())
@@ -52,7 +47,7 @@ def _address(setting, value, allow_public, unspecified_ok=False):
         _fail(setting, 'must be one address of this host, not the unspecified address', value)
     if addr.is_unspecified and not allow_public:
         _fail(setting, 'listening on every address (%s) needs consul_allow_public=true' % addr, value)
-    if not addr.is_unspecified and not _private(addr) and not allow_public:
+    if not addr.is_unspecified and not private_address(str(addr)) and not allow_public:
         _fail(setting, 'is a public address; set consul_allow_public=true to use one', value)
     return str(addr)
 
