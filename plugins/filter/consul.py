@@ -25,7 +25,9 @@ _ACL_POLICIES = ('allow', 'deny')
 _TOKEN_TYPES = ('initial_management', 'agent', 'default')
 # keys the role manages itself; `extra` may add to a configuration, never replace these
 _MANAGED = ('datacenter', 'node_name', 'data_dir', 'server', 'bootstrap_expect', 'bind_addr', 'advertise_addr',
-            'client_addr', 'retry_join', 'encrypt', 'ports', 'ui_config', 'acl')
+            'client_addr', 'retry_join', 'encrypt', 'ports', 'ui_config', 'acl',
+            # these would get around the address and cluster checks
+            'addresses', 'bootstrap', 'primary_datacenter', 'advertise_addr_wan', 'serf_lan', 'serf_wan')
 _SECRET_KEYS = ('encrypt', 'acl', 'tokens')
 
 
@@ -131,7 +133,7 @@ def consul_config(settings):
         'ports': {'http': _port('http_port', s.get('http_port', 8500), False),
                   'dns': _port('dns_port', s.get('dns_port', 8600), True),
                   # gRPC is for service mesh (Envoy), which this collection does not use
-                  'grpc': -1},
+                  'grpc': -1, 'grpc_tls': -1},
         'retry_join': [a for a in retry_join if a != advertise],
         'ui_config': {'enabled': bool(s.get('ui'))},
         # no calls home from air-gapped sites
@@ -186,7 +188,7 @@ def consul_config(settings):
     if not isinstance(extra, dict):
         _fail('config_extra', 'must be a dictionary', extra)
     for key in extra:
-        if key in _SECRET_KEYS:
+        if key in _SECRET_KEYS or 'token' in key or key.startswith('encrypt'):
             _fail('config_extra', 'may not carry secrets (%r): they belong in secrets.json' % key)
     _merge(config, extra)
     return {'config': config, 'secrets': secrets}

@@ -96,7 +96,8 @@ def read_or_create(path, kind='gossip', create=True):
     generate, valid, what = KINDS[kind]
     path = os.path.abspath(os.path.expanduser(path))
     try:
-        st = os.stat(path)
+        # lstat: a dangling symlink is "there" (and refused below), never a missing file
+        st = os.lstat(path)
     except OSError as exc:
         if exc.errno != errno.ENOENT:
             raise AnsibleLookupError('secret %s: cannot read it: %s' % (path, exc))
@@ -117,12 +118,15 @@ def read_or_create(path, kind='gossip', create=True):
             if exc.errno != errno.EEXIST:
                 raise AnsibleLookupError('secret %s: cannot create it: %s' % (path, exc))
             # another run made it first: use that one
-            return read_or_create(path, kind, create=False)
+            value = read_or_create(path, kind, create=False)
+            if not value:
+                raise AnsibleLookupError('secret %s: it appeared while this run made it, but cannot be read' % path)
+            return value
         finally:
             os.unlink(tmp)
         return value
     if not stat.S_ISREG(st.st_mode):
-        raise AnsibleLookupError('secret %s: not a regular file' % path)
+        raise AnsibleLookupError('secret %s: not a regular file (a symlink or something else is refused)' % path)
     if st.st_mode & 0o077:
         raise AnsibleLookupError('secret %s: mode %04o lets others read it; it must be 0600 (chmod 600 %s)'
                                  % (path, stat.S_IMODE(st.st_mode), path))

@@ -114,6 +114,8 @@ def test_check_mode_renders_every_agent_and_changes_nothing(lab, tmp_path, archi
     ({'consul_archive_sha256': ''}, 'an archive is never installed unverified'),
     ({'consul_version': 'latest'}, 'consul_version: must be a release version'),
     ({'consul_verify_signature': 'maybe'}, 'consul_verify_signature: must be auto, true or false'),
+    ({'consul_secrets_dir': '{{ "/tmp/hostnet-consul-secrets-" ~ inventory_hostname }}'},
+     'consul_secrets_dir differs between hosts'),
 ])
 def test_bad_settings_are_refused_before_anything_changes(lab, tmp_path, archive, extra, message):
     before = footprint(lab)
@@ -213,7 +215,7 @@ def test_release_from_a_signed_mirror(lab, tmp_path, mirror):
 
 
 @pytest.mark.parametrize('damage, message', [
-    ('sums', 'BAD or missing signature'),
+    ('sums', 'BAD signature'),
     ('fingerprint', 'is not 0000000000000000000000000000000000000000'),
     ('zip', 'did not match'),
     ('unlisted', 'lists no consul_1.20.1_linux_amd64.zip'),

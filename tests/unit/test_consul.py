@@ -45,7 +45,7 @@ def test_server_config():
     assert c['retry_join'] == ['10.0.0.6', '10.0.0.7']
     assert c['client_addr'] == '127.0.0.1'
     assert c['ui_config'] == {'enabled': False}
-    assert c['ports'] == {'http': 8500, 'dns': 8600, 'grpc': -1}
+    assert c['ports'] == {'http': 8500, 'dns': 8600, 'grpc': -1, 'grpc_tls': -1}
     assert c['disable_update_check'] is True
     assert c['leave_on_terminate'] is False and c['skip_leave_on_interrupt'] is True
     assert c['log_level'] == 'INFO'
@@ -128,6 +128,9 @@ def test_public_addresses_when_allowed():
     ({'acl': {'enabled': True, 'tokens': {'initial_management': T1, 'agent': T2, 'replication': T3}}},
      "consul_acl_tokens: unknown token type 'replication'"),
     ({'extra': {'server': False}}, "consul_config_extra: may not set 'server'"),
+    ({'extra': {'addresses': {'http': '0.0.0.0'}}}, "consul_config_extra: may not set 'addresses'"),
+    ({'extra': {'acl_token': T1}}, "consul_config_extra: may not carry secrets ('acl_token')"),
+    ({'extra': {'encrypt_verify_incoming': False}}, "consul_config_extra: may not carry secrets ('encrypt_verify_incoming')"),
     ({'extra': {'encrypt': KEY}}, "consul_config_extra: may not carry secrets ('encrypt')"),
     ({'extra': ['x']}, 'consul_config_extra: must be a dictionary'),
 ])
@@ -262,3 +265,20 @@ def test_concurrent_runs_agree_on_one_secret(tmp_path):
         t.join()
     assert len(got) == 8, 'a concurrent run failed'
     assert len(set(got)) == 1 and gossip_key_ok(got[0])
+
+
+def test_symlinks_are_refused(tmp_path):
+    (tmp_path / 'dangling').symlink_to(tmp_path / 'nowhere')
+    with pytest.raises(AnsibleLookupError, match='not a regular file'):
+        read_or_create(str(tmp_path / 'dangling'), 'gossip')
+    assert not (tmp_path / 'nowhere').exists()
+    real = tmp_path / 'real'
+    read_or_create(str(real), 'uuid')
+    (tmp_path / 'link').symlink_to(real)
+    with pytest.raises(AnsibleLookupError, match='not a regular file'):
+        read_or_create(str(tmp_path / 'link'), 'uuid')
+
+
+def test_every_secret_file_gets_its_own_value(tmp_path):
+    values = [read_or_create(str(tmp_path / ('%d.token' % i)), 'uuid') for i in range(5)]
+    assert len(set(values)) == 5
