@@ -157,11 +157,14 @@ def test_server_group_checked_as_a_whole(lab, tmp_path, archive):
 # --- the release method, against a local mirror signed with a test key ---------------------------
 
 @pytest.fixture
-def mirror(tmp_path, archive):
+def mirror(lab, tmp_path, archive):
     """A release mirror on 127.0.0.1 (zip, SHA256SUMS, detached signature) and a throwaway gpg key.
 
     The role's download, checksum and signature code runs as it would against
     releases.hashicorp.com; only the key's fingerprint is the test key's, not HashiCorp's."""
+    if lab.distro != 'bookworm':
+        pytest.skip('the release is fetched and verified on the controller, whatever the hosts run: '
+                    'tested once, on the bookworm lab')
     import functools
     import http.server
     import shutil
