@@ -33,6 +33,12 @@ def archive(tmp_path):
     return path, hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def once_only(lab, why):
+    """Tests of what happens on the controller, whatever the hosts' distro, run on one lab only."""
+    if lab.distro != 'bookworm':
+        pytest.skip('%s, whatever the hosts run: tested once, on the bookworm lab' % why)
+
+
 def footprint(lab):
     return {h: [c for c in FOOTPRINT if lab.sh(h, c, check=False).returncode == 0] for h in lab.hosts}
 
@@ -118,6 +124,7 @@ def test_check_mode_renders_every_agent_and_changes_nothing(lab, tmp_path, archi
      'consul_secrets_dir differs between hosts'),
 ])
 def test_bad_settings_are_refused_before_anything_changes(lab, tmp_path, archive, extra, message):
+    once_only(lab, 'the checks run on the controller before anything touches a host')
     before = footprint(lab)
     rc, data = run_role(lab, tmp_path, dict(base_vars(tmp_path, archive), **extra))
     assert rc != 0
@@ -162,9 +169,7 @@ def mirror(lab, tmp_path, archive):
 
     The role's download, checksum and signature code runs as it would against
     releases.hashicorp.com; only the key's fingerprint is the test key's, not HashiCorp's."""
-    if lab.distro != 'bookworm':
-        pytest.skip('the release is fetched and verified on the controller, whatever the hosts run: '
-                    'tested once, on the bookworm lab')
+    once_only(lab, 'the release is fetched and verified on the controller')
     import functools
     import http.server
     import shutil
