@@ -68,7 +68,7 @@ def _distros(config):
 
 def pytest_generate_tests(metafunc):
     # one session lab per distro; pytest runs all tests of one distro, then the next
-    for name in ('lab', 'scratch_lab'):
+    for name in ('lab', 'scratch_lab', 'overlay_lab'):
         if name in metafunc.fixturenames:
             metafunc.parametrize(name, _distros(metafunc.config), indirect=True, scope='session')
 
@@ -238,3 +238,45 @@ def scratch_lab(request):
 def site(lab):
     """site.yml applied once on the session's lab: (rc, data) of that first run."""
     return lab.playbook(lab.repo / 'site.yml')
+
+
+# What the overlay lab gets once: etcd on kv_servers, every engine pointed at it (Engine 20.10's
+# cluster store), and the docker_overlay role with one network, verified by its probe matrix.
+OVERLAY_LAB_PLAY = [
+    {'name': 'Key/value store', 'hosts': 'kv_servers', 'gather_facts': False,
+     'roles': [{'role': 'hostnet.fabric.etcd'}]},
+    {'name': 'Docker engines with the cluster store', 'hosts': 'docker_hosts', 'gather_facts': False,
+     'roles': [{'role': 'hostnet.fabric.docker_daemon', 'vars': {
+         'docker_daemon_cluster_store': "etcd://{{ hostvars[groups['kv_servers'][0]].hostnet_underlay_ip }}:2379",
+         'docker_daemon_cluster_advertise': '{{ hostnet_underlay_iface }}:2376'}}]},
+    {'name': 'Overlay network', 'hosts': 'docker_hosts', 'gather_facts': False,
+     'roles': [{'role': 'hostnet.fabric.docker_overlay', 'vars': {
+         'docker_overlay_networks': [{'name': 'ov_base', 'subnet': '10.98.1.0/24'}]}}]},
+]
+
+
+@pytest.fixture(scope='session')
+def overlay_lab(request, tmp_path_factory):
+    """A lab of its own (3 Debian 12 hosts, prefix po-) for docker_overlay's failure paths in kv-store
+    mode, which stop etcd and recreate networks: they must never disturb the session's `lab`.
+    etcd, docker_daemon (cluster store) and docker_overlay (network ov_base) are applied once.
+    Only Debian 12 has an engine with a cluster store: on other distros the tests are skipped, saying why."""
+    if request.param != 'bookworm':
+        pytest.skip('docker_overlay kv-store mode needs Docker Engine 20.10 (cluster-store), i.e. a bookworm '
+                    'lab; the %s lab has Engine %sx (swarm-mode overlays only)'
+                    % (request.param, ENGINE_SERIES[request.param]))
+    session = _lab_session(request, 'po', 3)
+    try:
+        for lab in session:  # one lab; resuming the loop after the tests runs its teardown
+            play = tmp_path_factory.mktemp('overlay-lab') / 'overlay-lab.yml'
+            play.write_text(yaml.safe_dump(OVERLAY_LAB_PLAY, sort_keys=False))
+            rc, data = lab.playbook(play)
+            if rc != 0:
+                failed = ['%s: %s: %s' % (h, t['task']['name'], r.get('msg'))
+                          for p in (data or {}).get('plays', []) for t in p['tasks']
+                          for h, r in t['hosts'].items() if r.get('failed') and not r.get('ignore_errors')]
+                pytest.fail('the overlay lab %s could not be set up (ansible-playbook exit %s):\n%s'
+                            % (lab.name, rc, '\n'.join(failed)), pytrace=False)
+            yield lab
+    finally:
+        session.close()  # after a failure: the lab's teardown (down, or kept with --lab-keep)
