@@ -210,6 +210,7 @@ def mirror(lab, tmp_path, archive):
                         'consul_download_dir': str(tmp_path / 'cache')}}
     finally:
         server.shutdown()
+        subprocess.run(['gpgconf', '--homedir', str(home), '--kill', 'all'], check=False, capture_output=True)
 
 
 def test_release_from_a_signed_mirror(lab, tmp_path, mirror):

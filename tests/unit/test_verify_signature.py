@@ -35,8 +35,16 @@ class Keys:
 
 
 @pytest.fixture
-def signed(tmp_path):
+def keyring(tmp_path):
     keys = Keys(tmp_path / 'gnupg')
+    yield keys
+    # gpg starts an agent per home to make keys and signatures: stop it, leave nothing running
+    subprocess.run(['gpgconf', '--homedir', str(keys.home), '--kill', 'all'], check=False, capture_output=True)
+
+
+@pytest.fixture
+def signed(tmp_path, keyring):
+    keys = keyring
     good = keys.new('release <release@example.invalid>')
     sums = tmp_path / 'SUMS'
     sums.write_text('%s  consul_1.20.1_linux_amd64.zip\n' % ('a' * 64))

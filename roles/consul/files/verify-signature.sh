@@ -7,7 +7,7 @@
 set -eu
 key=$1 fpr=$(printf '%s' "$2" | tr -d ' ' | tr 'a-f' 'A-F') file=$3 sig=$4
 home=$(mktemp -d)
-trap 'rm -rf "$home"' EXIT
+trap 'gpgconf --homedir "$home" --kill all >/dev/null 2>&1 || true; rm -rf "$home"' EXIT
 gpg --batch --quiet --homedir "$home" --import "$key" 2>/dev/null || {
     echo "cannot import the key file $key" >&2
     exit 1
