@@ -51,14 +51,16 @@ def test_overlay_network_on_every_host(lab, site):
 def test_containers_on_different_hosts_ping_by_name(lab, site):
     assert site[0] == 0
     tag = uuid.uuid4().hex[:6]
-    names = ['t%s-%d' % (tag, i) for i in range(len(lab.hosts))]
+    bases = ['t%s-%d' % (tag, i) for i in range(len(lab.hosts))]
+    names = []
     try:
-        for h, n in zip(lab.hosts, names):
-            # bounded retry: Engine 20.10 sometimes fails the endpoint's store update ("etcd cluster is
-            # unavailable ... network is unreachable") while the store is fine; a second try works
-            lab.sh(h, 'for t in 1 2 3 4 5; do docker rm -f %s >/dev/null 2>&1; '
-                      'docker run -d --name %s --network ov_net1 hostnet/probe:latest sleep 600 && exit 0; '
-                      'sleep 3; done; exit 1' % (n, n), timeout=120)
+        for h, base in zip(lab.hosts, bases):
+            # bounded tries: Engine 20.10 sometimes fails the endpoint's store update ("etcd cluster is
+            # unavailable ... network is unreachable") while the store is fine, and leaves the endpoint
+            # behind (the same name then "already exists"): each try uses a name of its own
+            names.append(lab.out(h, 'for t in 1 2 3 4 5; do n=%s-$t; docker rm -f $n >/dev/null 2>&1; '
+                                    'docker run -d --name $n --network ov_net1 hostnet/probe:latest sleep 600 '
+                                    '>/dev/null && echo $n && exit 0; sleep 3; done; exit 1' % base))
         for i, h in enumerate(lab.hosts):
             for j, other in enumerate(names):
                 if i == j:
@@ -68,8 +70,8 @@ def test_containers_on_different_hosts_ping_by_name(lab, site):
                                 'sleep 3; done; exit 1' % (names[i], other), check=False, timeout=120)
                 assert res.returncode == 0, '%s cannot ping %s by name over ov_net1' % (names[i], other)
     finally:
-        for h, n in zip(lab.hosts, names):
-            lab.sh(h, 'docker rm -f %s' % n, check=False)
+        for h, base in zip(lab.hosts, bases):
+            lab.sh(h, 'for t in 1 2 3 4 5; do docker rm -f %s-$t >/dev/null 2>&1; done; true' % base, check=False)
 
 
 def test_native_fabric_workloads_reach_each_other(lab, site):
