@@ -51,9 +51,9 @@ _value:
   sample: |-
     namespace web1 (/run/netns/web1, inode 4026532301)
     links
-      name       kind    state  mtu   mac                master  addresses
-      lo         -       DOWN   65536 00:00:00:00:00:00  -       -
-      eth0@if9   veth    UP     1450  02:42:0a:0a:00:0b  -       10.10.0.11/24
+      name  link       kind  state  mtu    mac                master  addresses
+      lo    -          -     DOWN   65536  00:00:00:00:00:00  -       -
+      eth0  if9@nsid0  veth  UP     1450   02:42:0a:0a:00:0b  -       10.10.0.11/24
 '''
 
 from ansible.errors import AnsibleFilterError
@@ -118,17 +118,20 @@ def _heading(ns):
     return lines
 
 
-def _link_name(link):
+def _peer(link):
+    """The peer or parent: 'v1' (this namespace), 'if12@web1' (a named one), 'if12@nsid0' (another)."""
     if link.get('link'):
-        return '%s@%s' % (link['name'], link['link'])
+        return link['link']
     if link.get('link_index'):
-        return '%s@if%s' % (link['name'], link['link_index'])
-    return link['name']
+        where = link.get('link_netns') or ('nsid%s' % link['link_netnsid'] if link.get('link_netnsid') is not None
+                                           else None)
+        return 'if%s@%s' % (link['link_index'], where) if where else 'if%s' % link['link_index']
+    return None
 
 
 def _links(ns):
     links = sorted((ns.get('links') or {}).values(), key=lambda l: l.get('index') or 0)
-    header = ['name', 'kind', 'state', 'mtu', 'mac', 'master', 'addresses']
+    header = ['name', 'link', 'kind', 'state', 'mtu', 'mac', 'master', 'addresses']
     with_alias = any(l.get('alias') for l in links)
     if with_alias:
         header.append('alias')
@@ -137,7 +140,7 @@ def _links(ns):
         state = l.get('state') or NONE
         if l.get('up') and not l.get('carrier'):
             state += ',NO-CARRIER'
-        row = [_link_name(l), l.get('kind'), state, l.get('mtu'), l.get('mac'), l.get('master'), l.get('addresses')]
+        row = [l['name'], _peer(l), l.get('kind'), state, l.get('mtu'), l.get('mac'), l.get('master'), l.get('addresses')]
         if with_alias:
             row.append(l.get('alias'))
         rows.append(row)

@@ -561,7 +561,7 @@ def parse_nsfs_mounts(text):
     """Network-namespace mounts in a /proc/PID/mountinfo text: [{path, ino, peer_group}].
 
     A bind-mounted namespace shows as fstype nsfs with root 'net:[INODE]'; peer_group is the
-    'shared:N' tag or None (copies made by mount propagation share it and go away together).
+    'shared:N' tag or None.
     """
     out = []
     for line in text.splitlines():
@@ -580,15 +580,36 @@ def parse_nsfs_mounts(text):
     return out
 
 
+def _ppid(proc, pid):
+    try:
+        with open('%s/%d/stat' % (proc, pid)) as f:
+            # 'PID (COMM) STATE PPID ...': COMM may hold spaces and parentheses, so split after the last ')'
+            return int(f.read().rsplit(')', 1)[1].split()[1])
+    except (IOError, OSError, IndexError, ValueError):
+        return None
+
+
+def _lineage(proc):
+    """This process and its ancestors (pids)."""
+    out = set()
+    pid = os.getpid()
+    while pid and pid not in out:
+        out.add(pid)
+        pid = _ppid(proc, pid)
+    return out
+
+
 def netns_holders(path, proc='/proc'):
     """What keeps the namespace at ``path`` alive besides ``path`` itself.
 
     Returns a list of plain dicts: {'kind': 'process', 'pid', 'comm'} for every process whose network
     namespace it is, and {'kind': 'mount', 'path'} for every other mount of it (another /run/netns name,
-    Docker's sandbox file ...) that is not a propagated copy of ``path``'s own mount. Empty when only
+    Docker's sandbox file ...) that is not a copy mount propagation made of ``path``'s own mount. Empty when only
     ``path`` holds it: removing that name then destroys the namespace and every interface in it.
     Holders this process cannot see (an open file descriptor or socket of another process, a mount in
     another mount namespace) are not found; callers treat "none found" as "would be destroyed".
+    This process, its ancestors (e.g. an `ip netns exec NAME ansible-playbook ...` that runs this very task)
+    and its children (pyroute2's short-lived helpers) are never counted: they do not outlive the task.
     """
     dev, ino = ns_inode(path)
     holders = []
@@ -596,12 +617,15 @@ def netns_holders(path, proc='/proc'):
         pids = sorted(int(p) for p in os.listdir(proc) if p.isdigit())
     except OSError:
         pids = []
+    mine = _lineage(proc)
     for pid in pids:
+        if pid in mine:
+            continue
         try:
             st = os.stat('%s/%d/ns/net' % (proc, pid))
         except OSError:
             continue  # gone, or a kernel thread we may not look into
-        if (st.st_dev, st.st_ino) != (dev, ino):
+        if (st.st_dev, st.st_ino) != (dev, ino) or _ppid(proc, pid) == os.getpid():
             continue
         try:
             with open('%s/%d/comm' % (proc, pid)) as f:
@@ -615,14 +639,16 @@ def netns_holders(path, proc='/proc'):
     except (IOError, OSError):
         mounts = []
     real = os.path.realpath(path)
-    own = [m for m in mounts if m['path'] == real and m['ino'] == ino]
-    own_groups = set(m['peer_group'] for m in own if m['peer_group'])
+    own_groups = set(m['peer_group'] for m in mounts if m['path'] == real and m['ino'] == ino and m['peer_group'])
     seen = set()
     for m in mounts:
         if m['ino'] != ino or m['path'] == real or m['path'] in seen:
             continue
-        if m['peer_group'] and m['peer_group'] in own_groups:
-            continue  # a propagated copy of our own mount: it goes away with it
+        if m['peer_group'] in own_groups and os.path.basename(m['path']) == os.path.basename(real):
+            # a copy that mount propagation made of our own mount (the same name under a peer of its
+            # directory's mount): unmounting ours unmounts it too. A bind mount of ours under another name
+            # shares the peer group as well, but outlives ours.
+            continue
         seen.add(m['path'])
         holders.append({'kind': 'mount', 'path': m['path']})
     return holders
@@ -684,8 +710,6 @@ def decode_link_details(msg):
         'link_index': base['link_index'] or None,
         'link_netnsid': base['link_netnsid'],
     }
-    if out['link_index'] == out['index']:
-        out['link_index'] = None  # some kinds point at themselves; `ip` shows nothing then
     if base['kind'] == 'vxlan':
         group = _norm_ip(data.get('IFLA_VXLAN_GROUP') or data.get('IFLA_VXLAN_GROUP6'))
         ports = data.get('IFLA_VXLAN_PORT_RANGE') or {}
@@ -933,4 +957,34 @@ class NetnsReader(object):
             neigh = [n for n in (decode_neigh(m) for m in self.ipr.get_neighbours()) if n is not None]
         with translated('list routes in %s' % self.where):
             routes = [r for r in (decode_route(m) for m in self.ipr.get_routes()) if r is not None]
-        return assemble_netns_view(links, addrs, fdb, neigh, routes)
+        view = assemble_netns_view(links, addrs, fdb, neigh, routes)
+        nsids = set(l['link_netnsid'] for l in view['links'].values() if l['link_netnsid'] is not None)
+        names = self.nsid_names(nsids) if nsids else {}
+        for l in view['links'].values():
+            l['link_netns'] = names.get(l['link_netnsid'])
+        return view
+
+    def nsid_names(self, nsids):
+        """{nsid: /run/netns name} for the ids this namespace has given other namespaces (RTM_GETNSID,
+        which only reads: it never assigns an id)."""
+        out = {}
+        for name in list_netns():
+            if len(out) == len(nsids):
+                break
+            try:
+                fd = os.open(netns_path(name), os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                with translated('read the id of namespace %s in %s' % (name, self.where)):
+                    answer = self.ipr.get_netnsid(fd=fd) or {}
+            except NetlinkOpError:
+                answer = {}
+            finally:
+                os.close(fd)
+            if answer.get('nsid') in nsids and answer['nsid'] not in out:
+                out[answer['nsid']] = name
+        return out
+
+
+# =========================================================================== end of inspection

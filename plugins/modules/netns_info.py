@@ -189,6 +189,7 @@ namespace:
           link: null
           link_index: null
           link_netnsid: null
+          link_netns: null
           vxlan: {vni: 4097, port: 4789, local: null, group: null, remote: null, dev: null, learning: false,
                   proxy: true, rsc: false, l2miss: true, l3miss: true, external: false, ttl: 0, tos: 0,
                   ageing: 300, udp_csum: false, srcport_min: 0, srcport_max: 0}
@@ -236,6 +237,10 @@ namespace:
         link_netnsid:
           description: The peer's or underlay's namespace id as seen from this namespace, V(null) when it is this one.
           type: int
+        link_netns:
+          description: The name under C(/run/netns) of the namespace RV(namespace.links.link_netnsid) refers to,
+            V(null) when it has none (or is this one).
+          type: str
         vxlan:
           description: For VXLAN devices only - V(vni), V(port), V(local), V(group) (multicast), V(remote)
             (unicast default destination), V(dev) (underlay device), V(learning), V(proxy), V(rsc),
