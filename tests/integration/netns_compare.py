@@ -23,6 +23,21 @@ def kernel(run):
     return k
 
 
+def stable(read_kernel, read_view, tries=3):
+    """(view, kernel) read so that iproute2 saw the same before and after the module's read.
+
+    Bounded: the kernel changes derived state on its own (an FDB entry learned from a packet, a neighbour
+    going stale); after ``tries`` the last pair is returned and the comparison shows what moved.
+    """
+    for _attempt in range(tries):
+        before = read_kernel()
+        view = read_view()
+        after = read_kernel()
+        if before == after:
+            break
+    return view, after
+
+
 def route_dst(r):
     dst = r['dst']
     if dst != 'default' and '/' not in dst:

@@ -69,19 +69,12 @@ def kernel(ns):
 
 
 def read_stable(ansible, ns, args, **kw):
-    """netns_info's result and iproute2's view taken around it, equal before and after.
-
-    Bounded: the kernel changes some derived state on its own (a learned FDB entry, a neighbour going
-    stale); three tries, then the comparison uses the last one and shows what moved.
-    """
-    for _attempt in range(3):
-        before = kernel(ns)
+    """netns_info's result and iproute2's view of ``ns`` taken around it (netns_compare.stable)."""
+    def read():
         res = ansible.run('netns_info', args, **kw)
         assert not res.get('failed'), res.get('msg')
-        after = kernel(ns)
-        if before == after:
-            break
-    return res, after
+        return res
+    return netns_compare.stable(lambda: kernel(ns), read)
 
 
 def test_a_named_namespace_is_what_iproute2_reports(ansible, fabric):
