@@ -50,6 +50,12 @@ options:
     description:
       - Unicast MAC address of the interface (V(02:42:ac:11:00:02)). Unmanaged when omitted.
     type: str
+  alias:
+    description:
+      - Alias (C(ifalias), shown by C(ip link) as C(alias ...)) of the interface, at most 254 bytes of printable
+        text. Tools mark the interfaces they own with it (the hostnet.fabric.vxlan_fabric role does).
+      - V('') removes the alias. Unmanaged when omitted.
+    type: str
   addresses:
     description:
       - The exclusive list of addresses with prefix length (V(10.0.0.1/24), V(fd00::1/64)) on the interface.

@@ -94,7 +94,7 @@ def plan_addresses(current, wanted):
 
 
 def plan_link_settings(plan, nl, name, current, want, created=False):
-    """Plan mtu / mac / master / addresses / up for link ``name`` in ``nl``'s namespace.
+    """Plan mtu / mac / alias / master / addresses / up for link ``name`` in ``nl``'s namespace.
 
     ``current`` is the link's public view (see link_view) or, when ``created`` is true, the
     view predicted for a link this plan creates (settings then need no undo: the undo of the
@@ -116,6 +116,16 @@ def plan_link_settings(plan, nl, name, current, want, created=False):
                  lambda attr=attr, value=want[key]: nl.set_link(name, **{attr: value}),
                  undoable(lambda attr=attr, value=current.get(key): nl.set_link(name, **{attr: value})))
         after[key] = want[key]
+    # the alias: '' removes it (the kernel then reports none, as for a link that never had one)
+    if want.get('alias') is not None and (want['alias'] or None) != current.get('alias'):
+        if want['alias']:
+            text = "set alias of %s to '%s' in %s" % (name, want['alias'], where)
+        else:
+            text = "remove alias '%s' of %s in %s" % (current.get('alias'), name, where)
+        plan.add(text,
+                 lambda value=want['alias']: nl.set_link(name, ifalias=value),
+                 undoable(lambda value=current.get('alias') or '': nl.set_link(name, ifalias=value)))
+        after['alias'] = want['alias'] or None
     if 'master' in want and want['master'] is not None and want['master'] != (current.get('master') or ''):
         old_master = current.get('master')
         bridge_macs = {}

@@ -21,6 +21,7 @@ VNI_MIN, VNI_MAX = 1, 16777215
 MTU_MIN, MTU_MAX = 68, 65535
 PORT_MIN, PORT_MAX = 1, 65535
 TTL_MIN, TTL_MAX = 0, 255
+IFALIAS_MAX = 254  # IFALIASZ - 1 bytes, less the NUL pyroute2 sends with the text
 
 _MAC_RE = re.compile(r'^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$')
 _CONTROL_RE = re.compile(r'[\x00-\x1f\x7f]')
@@ -166,9 +167,21 @@ def same_family(param, addresses):
         raise ValidationError(param, 'all addresses must be of one IP family', sorted(a for a in addresses if a))
 
 
+def alias(param, value):
+    """An interface alias (ifalias): printable text of at most IFALIAS_MAX bytes; '' removes it."""
+    if not isinstance(value, str):
+        raise ValidationError(param, 'must be a text', value)
+    if len(value.encode('utf-8')) > IFALIAS_MAX:
+        raise ValidationError(param, 'an interface alias is at most %d bytes' % IFALIAS_MAX, value)
+    if _CONTROL_RE.search(value):
+        raise ValidationError(param, 'an interface alias may not contain control characters (newlines, tabs ...)',
+                              value)
+    return value
+
+
 def link_params(p):
     """The settings all link modules share, checked and normalised in place:
-    name, netns, mtu, mac, master and addresses (those present in ``p``)."""
+    name, netns, mtu, mac, alias, master and addresses (those present in ``p``)."""
     ifname('name', p['name'])
     if p.get('netns') is not None:
         netns_name('netns', p['netns'])
@@ -176,6 +189,8 @@ def link_params(p):
         mtu('mtu', p['mtu'])
     if p.get('mac') is not None:
         p['mac'] = mac('mac', p['mac'])
+    if p.get('alias') is not None:
+        alias('alias', p['alias'])
     if p.get('master'):  # '' detaches
         ifname('master', p['master'])
     if 'addresses' in p:

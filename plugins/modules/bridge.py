@@ -94,6 +94,10 @@ bridge:
       description: MAC address.
       type: str
       sample: "02:42:ac:11:00:02"
+    alias:
+      description: Alias of the bridge (V(null) when it has none).
+      type: str
+      sample: "hostnet.fabric vxlan_fabric seg1"
     up:
       description: Whether the link is administratively up.
       type: bool
@@ -126,6 +130,7 @@ def argument_spec():
         state=dict(type='str', choices=['present', 'absent'], default='present'),
         mtu=dict(type='int'),
         mac=dict(type='str'),
+        alias=dict(type='str'),
         stp=dict(type='bool'),
         addresses=dict(type='list', elements='str'),
         up=dict(type='bool', default=True),
@@ -153,7 +158,7 @@ def converge(nss, p, before, plan):
     if created:
         plan.add('create bridge %s in %s' % (name, nl.where),
                  lambda: nl.add_link(name, 'bridge'), lambda: nl.del_link(name))
-        current = {'name': name, 'kind': 'bridge', 'netns': p['netns'], 'mtu': None, 'mac': None,
+        current = {'name': name, 'kind': 'bridge', 'netns': p['netns'], 'mtu': None, 'mac': None, 'alias': None,
                    'up': False, 'master': None, 'addresses': [], 'stp': False}
     after = plan_link_settings(plan, nl, name, current, p, created=created)
     if p['stp'] is not None and p['stp'] != current['stp']:

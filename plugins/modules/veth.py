@@ -125,6 +125,9 @@ veth:
     mac:
       description: MAC address.
       type: str
+    alias:
+      description: Alias of this end (V(null) when it has none; O(alias) sets it on this end only).
+      type: str
     up:
       description: Administratively up.
       type: bool
@@ -161,6 +164,7 @@ def argument_spec():
         peer_netns=dict(type='str'),
         mtu=dict(type='int'),
         mac=dict(type='str'),
+        alias=dict(type='str'),
         peer_mac=dict(type='str'),
         master=dict(type='str'),
         addresses=dict(type='list', elements='str'),
@@ -245,7 +249,7 @@ def read(nss, p):
 
 
 def _fresh(name, netns):
-    return {'name': name, 'kind': 'veth', 'netns': netns, 'mtu': None, 'mac': None, 'up': False,
+    return {'name': name, 'kind': 'veth', 'netns': netns, 'mtu': None, 'mac': None, 'alias': None, 'up': False,
             'master': None, 'addresses': []}
 
 

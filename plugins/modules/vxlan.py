@@ -215,6 +215,9 @@ vxlan:
     mac:
       description: MAC address.
       type: str
+    alias:
+      description: Alias of the device (V(null) when it has none).
+      type: str
     up:
       description: Administratively up.
       type: bool
@@ -282,6 +285,7 @@ def argument_spec():
         ttl=dict(type='int'),
         mtu=dict(type='int'),
         mac=dict(type='str'),
+        alias=dict(type='str'),
         master=dict(type='str'),
         addresses=dict(type='list', elements='str'),
         up=dict(type='bool', default=True),
@@ -392,7 +396,7 @@ def plan_restore(nl, name, old):
     """Undo of a deletion: the old device with its settings and entries, as far as possible."""
     def restore():
         nl.add_link(name, 'vxlan', **create_kwargs(nl, old))
-        for key, kw in (('mtu', 'mtu'), ('mac', 'address')):
+        for key, kw in (('mtu', 'mtu'), ('mac', 'address'), ('alias', 'ifalias')):
             if old.get(key):
                 nl.set_link(name, **{kw: old[key]})
         if old.get('master'):
@@ -481,7 +485,7 @@ def converge(nss, p, before, plan):
             # The new device keeps what the user does not manage (same MAC, so remote FDB entries
             # pointing at it stay right; same bridge, addresses and entries).
             p = dict(p)
-            for key in ('local', 'dev', 'group', 'mtu', 'mac', 'master', 'addresses', 'ttl', 'proxy',
+            for key in ('local', 'dev', 'group', 'mtu', 'mac', 'alias', 'master', 'addresses', 'ttl', 'proxy',
                         'peers', 'fdb', 'neigh'):
                 if p[key] is None:
                     p[key] = before[key]
@@ -489,7 +493,7 @@ def converge(nss, p, before, plan):
     if created:
         plan.add('create vxlan %s (vni %d, port %d) in %s' % (name, p['vni'], p['dstport'], nl.where),
                  lambda: nl.add_link(name, 'vxlan', **create_kwargs(nl, spec)), lambda: nl.del_link(name))
-        current = {'name': name, 'kind': 'vxlan', 'netns': p['netns'], 'mtu': None, 'mac': None, 'up': False,
+        current = {'name': name, 'kind': 'vxlan', 'netns': p['netns'], 'mtu': None, 'mac': None, 'alias': None, 'up': False,
                    'master': None, 'addresses': [], 'vni': p['vni'], 'dstport': p['dstport'],
                    'local': p['local'], 'group': p['group'], 'dev': p['dev'], 'learning': p['learning'],
                    'proxy': bool(p['proxy']), 'ttl': p['ttl'] if p['ttl'] is not None else 0,

@@ -105,3 +105,39 @@ def test_bad_input_fails_before_anything_is_touched(ansible, make_ns, args, para
     args.setdefault('netns', ns)
     res = ansible.refused('bridge', args, [ns])
     assert res['msg'].startswith(param + ':') and rule in res['msg'], res['msg']
+
+
+def test_alias_marks_set_changed_and_removed(ansible, make_ns):
+    ns = make_ns('h')
+    mark = 'hostnet.fabric vxlan_fabric seg1'
+    res = ansible.cycle('bridge', {'name': 'br0', 'netns': ns, 'alias': mark}, [ns])
+    assert changed(res) == [True, True, False, False]
+    assert link(ns, 'br0')['ifalias'] == mark
+    assert res[1]['bridge']['alias'] == mark and res[1]['diff']['after']['alias'] == mark
+    # unmanaged when omitted
+    assert not ansible.run('bridge', {'name': 'br0', 'netns': ns})['changed']
+    assert link(ns, 'br0')['ifalias'] == mark
+    res = ansible.cycle('bridge', {'name': 'br0', 'netns': ns, 'alias': 'other owner'}, [ns])
+    assert changed(res) == [True, True, False, False]
+    assert res[1]['actions'] == ["set alias of br0 to 'other owner' in namespace '%s'" % ns]
+    res = ansible.cycle('bridge', {'name': 'br0', 'netns': ns, 'alias': ''}, [ns])
+    assert changed(res) == [True, True, False, False]
+    assert 'ifalias' not in link(ns, 'br0') and res[1]['bridge']['alias'] is None
+    assert res[1]['actions'] == ["remove alias 'other owner' of br0 in namespace '%s'" % ns]
+
+
+@pytest.mark.parametrize('alias, rule', [
+    ('x' * 255, 'an interface alias is at most 254 bytes'),
+    ('two\nlines', 'may not contain control characters'),
+])
+def test_bad_alias_fails_before_anything_is_touched(ansible, make_ns, alias, rule):
+    ns = make_ns('h')
+    res = ansible.refused('bridge', {'name': 'br0', 'netns': ns, 'alias': alias}, [ns])
+    assert res['msg'].startswith('alias:') and rule in res['msg'], res['msg']
+
+
+def test_longest_alias_is_accepted_by_the_kernel(ansible, make_ns):
+    ns = make_ns('h')
+    res = ansible.run('bridge', {'name': 'br0', 'netns': ns, 'alias': 'a' * 254})
+    assert res['changed'] and not res.get('failed'), res
+    assert link(ns, 'br0')['ifalias'] == 'a' * 254

@@ -144,3 +144,13 @@ def test_bad_input_fails_before_anything_is_touched(ansible, pair, extra, param,
     args = {k: v for k, v in workload(host, work, **extra).items() if v is not None}
     res = ansible.refused('veth', args, [host, work])
     assert res['msg'].startswith(param + ':') and rule in res['msg'], res['msg']
+
+
+def test_alias_on_this_end_only(ansible, make_ns):
+    ns, peer = make_ns('h'), make_ns('w')
+    args = {'name': 've0', 'netns': ns, 'peer': 'eth0', 'peer_netns': peer, 'alias': 'workload w1'}
+    res = ansible.cycle('veth', args, [ns, peer])
+    assert changed(res) == [True, True, False, False]
+    assert link(ns, 've0')['ifalias'] == 'workload w1'
+    assert 'ifalias' not in link(peer, 'eth0')
+    assert res[1]['veth']['alias'] == 'workload w1' and res[1]['veth']['peer']['alias'] is None

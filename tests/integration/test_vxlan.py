@@ -172,3 +172,12 @@ def test_bad_input_fails_before_anything_is_touched(ansible, host, args, param, 
         bad.pop('peers', None) if 'peers' not in args else None
     res = ansible.refused('vxlan', bad, [host])
     assert param in res['msg'] and rule in res['msg'], res['msg']
+
+
+def test_alias_survives_a_recreate(ansible, make_ns):
+    ns = make_ns('h')
+    ansible.run('vxlan', {'name': 'vx0', 'netns': ns, 'vni': 10, 'alias': 'owned by test'})
+    res = ansible.run('vxlan', {'name': 'vx0', 'netns': ns, 'vni': 11, 'recreate': True})
+    assert res['changed'] and not res.get('failed'), res
+    assert link(ns, 'vx0')['ifalias'] == 'owned by test'
+    assert link(ns, 'vx0')['linkinfo']['info_data']['id'] == 11

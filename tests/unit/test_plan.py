@@ -130,3 +130,29 @@ def test_each_undo_restores_its_own_old_value():
                      ('set_link', 'x', {'master': nl.index_of('br0')}),
                      ('set_link', 'x', {'address': '02:00:00:00:00:01'}),
                      ('set_link', 'x', {'mtu': 1500})]
+
+
+@pytest.mark.parametrize('current, wanted, texts, after', [
+    (None, 'mine', ["set alias of x to 'mine' in the current namespace"], 'mine'),
+    ('mine', 'mine', [], 'mine'),
+    ('theirs', 'mine', ["set alias of x to 'mine' in the current namespace"], 'mine'),
+    ('theirs', '', ["remove alias 'theirs' of x in the current namespace"], None),
+    (None, '', [], None),  # '' wants none, and there is none
+    ('theirs', None, [], 'theirs'),  # unmanaged
+])
+def test_alias_planned_and_predicted(current, wanted, texts, after):
+    nl = FakeNetlink(links=[{'ifname': 'x', 'kind': 'veth'}])
+    plan = Plan()
+    predicted = plan_link_settings(plan, nl, 'x', view(alias=current), {'alias': wanted, 'up': True})
+    assert plan.texts == texts and predicted['alias'] == after
+
+
+def test_alias_undo_puts_the_old_alias_back():
+    nl = FakeNetlink(links=[{'ifname': 'x', 'kind': 'veth'}])
+    plan = Plan()
+    plan_link_settings(plan, nl, 'x', view(alias='theirs'), {'alias': 'mine', 'up': True})
+    plan.add('fails', boom)
+    with pytest.raises(ApplyError) as err:
+        plan.apply()
+    assert nl.calls == [('set_link', 'x', {'ifalias': 'mine'}), ('set_link', 'x', {'ifalias': 'theirs'})]
+    assert err.value.rolled_back == ["set alias of x to 'mine' in the current namespace"]
