@@ -707,7 +707,7 @@ def decode_link_details(msg):
         'carrier': bool(msg['flags'] & IFF_LOWER_UP),
         'mtu': base['mtu'],
         'mac': base['mac'],
-        'alias': attrs.get('IFLA_IFALIAS') or None,
+        'alias': base.get('alias'),
         'master_index': base['master_index'],
         'link_index': base['link_index'] or None,
         'link_netnsid': base['link_netnsid'],
