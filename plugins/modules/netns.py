@@ -52,7 +52,7 @@ options:
         interfaces other than C(lo) and is kept alive by nothing but this name, so that removing the name
         destroys them. Without it that is an error and nothing is changed.
       - Not needed when a process still runs in the namespace (a container's, one adopted with O(pid)) or another
-        mount of it exists (another name, Docker's own file): then only the name goes, the namespace and its
+        mount of it exists (another name, Docker's own file). Then only the name goes, the namespace and its
         interfaces live on, and RV(actions) says what holds it.
       - Holders are found by scanning C(/proc/*/ns/net) and this mount namespace's mounts. One that cannot be seen
         from here (an open descriptor of another process, a mount in another mount namespace) is not counted, so
