@@ -112,5 +112,3 @@ def compare(view, k):
                    r['scope'], r['type'], r.get('metric')) for r in k['routes'])
     assert sorted((r['dst'], r['gateway'], r['dev'], r['prefsrc'], r['table'], r['protocol'], r['scope'],
                    r['type'], r['metric']) for r in view['routes']) == want
-
-

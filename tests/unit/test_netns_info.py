@@ -312,9 +312,8 @@ def test_report_shows_bridges_vxlan_and_multicast_on_request():
 
 
 def test_report_of_all_namespaces_puts_the_current_one_first():
-    text = netns_report({'namespace': small_view(name=None, path=None, current=True, names=[]),
-                         'namespaces': {'b': small_view(name='b', names=['b']), 'a': small_view(name='a',
-                                                                                               names=['a'])}})
+    others = {'b': small_view(name='b', names=['b']), 'a': small_view(name='a', names=['a'])}
+    text = netns_report({'namespace': small_view(name=None, path=None, current=True, names=[]), 'namespaces': others})
     headings = [l for l in text.split('\n') if l and not l.startswith(' ') and l.split()[0] in ('current', 'namespace')]
     assert headings == ['current namespace (inode 4026532301, the namespace Ansible runs in)',
                         'namespace a (/run/netns/web1, inode 4026532301)',
