@@ -2,14 +2,13 @@
 iproute2 (`ip -j -d link/addr/route/neigh`, `bridge -j fdb/link`) reports for the same objects."""
 import json
 import os
-import subprocess
-import threading
 
 import pytest
 
 import netns_compare
 from conftest import sh, snapshot
 from netns_compare import compare
+from test_netns import proc  # noqa: F401  (the fixture: a process in a namespace of its own)
 
 VNI = 4242
 NET_ID = 'f3a5b2c1d0e9' + '0' * 52  # a Docker network id (64 hex digits)
@@ -128,38 +127,29 @@ def test_check_mode_changes_nothing(ansible, fabric):
 
 
 @pytest.fixture
-def proc():
+def container(proc):
     """A process in a network namespace of its own (what a container's init is), with a veth in it."""
-    p = subprocess.Popen(['unshare', '--net', 'sleep', '600'])
-    for _attempt in range(100):  # bounded: wait until unshare has exec'd into sleep
-        try:
-            if os.readlink('/proc/%d/ns/net' % p.pid) != os.readlink('/proc/self/ns/net'):
-                break
-        except OSError:
-            pass
-        threading.Event().wait(0.02)
+    p = proc()
     nsenter = ['nsenter', '--net=/proc/%d/ns/net' % p.pid]
     sh(*nsenter + ['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth1'])
     sh(*nsenter + ['ip', 'link', 'set', 'eth0', 'addrgenmode', 'none', 'up'])
     sh(*nsenter + ['ip', 'addr', 'add', '10.71.0.2/24', 'dev', 'eth0'])
-    yield p
-    p.kill()
-    p.wait()
+    return p
 
 
-def test_a_container_through_its_process_without_naming_it(ansible, engine_api, proc):
+def test_a_container_through_its_process_without_naming_it(ansible, engine_api, container):
     host, routes = engine_api
     cid = 'c0ffee' * 10 + 'c0ff'
     routes['/containers/web/json'] = {'Id': cid, 'Name': '/web',
-                                      'State': {'Running': True, 'Pid': proc.pid, 'Status': 'running'}}
+                                      'State': {'Running': True, 'Pid': container.pid, 'Status': 'running'}}
     names_before = sorted(os.listdir('/run/netns')) if os.path.isdir('/run/netns') else []
     res = ansible.run('netns_info', {'container': 'web', 'docker_host': host})
     assert not res.get('failed'), res.get('msg')
     view = res['namespace']
-    assert view['container'] == {'id': cid, 'name': 'web', 'pid': proc.pid}
-    assert view['path'] == '/proc/%d/ns/net' % proc.pid and view['names'] == [] and view['current'] is False
+    assert view['container'] == {'id': cid, 'name': 'web', 'pid': container.pid}
+    assert view['path'] == '/proc/%d/ns/net' % container.pid and view['names'] == [] and view['current'] is False
     # what iproute2 sees in the process's namespace
-    compare(view, kernel('/proc/%d/ns/net' % proc.pid))
+    compare(view, kernel('/proc/%d/ns/net' % container.pid))
     assert sorted(view['links']) == ['eth0', 'eth1', 'lo']
     assert view['links']['eth0']['addresses'] == ['10.71.0.2/24'] and view['links']['eth0']['link'] == 'eth1'
     assert [(r['dst'], r['dev']) for r in view['routes']] == [('10.71.0.0/24', 'eth0')]

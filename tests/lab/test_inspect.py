@@ -10,7 +10,6 @@
 Assertions read the hosts' real state (docker inspect, nsenter + ip/bridge), not only the module's output."""
 import json
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'integration'))
 import netns_compare  # noqa: E402  (the one comparison, shared with the real-kernel tests)
+from test_overlay import wait_until  # noqa: E402  (the lab tests' one bounded wait)
 
 PROBE = 'hostnet/probe:latest'
 INSPECT = 'playbooks/inspect.yml'
@@ -73,17 +73,6 @@ def section(text, title):
             break
         rows.append(l)
     return rows[1:]  # without the header
-
-
-def wait_until(what, check, timeout=90, interval=3):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('%s: not so after %ss (last: %r)' % (what, timeout, value))
-        time.sleep(interval)
 
 
 def test_a_containers_namespace_is_what_iproute2_reports_and_nothing_is_left(lab, tmp_path):
