@@ -90,7 +90,7 @@ _value:
       type: list
       elements: str
     misses:
-      description: "Every cell that is not V(ok), as C(FROM -> TO: STATUS), in table order." 
+      description: "Every cell that is not V(ok), as C(FROM -> TO: STATUS), in table order."
       type: list
       elements: str
     paths:

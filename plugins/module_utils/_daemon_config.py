@@ -290,3 +290,274 @@ def conflicts(keys, flag_sources):
 def changed_keys(before, after):
     keys = set(before) | set(after)
     return sorted(k for k in keys if before.get(k) != after.get(k))
+
+
+# --------------------------------------------------------------------------- the decision
+# decide() computes everything up to (not including) the write, for either target. The I/O it
+# needs comes from a ``host`` object (the module's real one, or a fake in the unit tests):
+#   host.read_text(path)        -> text or None
+#   host.unit_files(dirs)       -> [(path, text)] of docker.service and its drop-ins, systemd's order
+#   host.engine_version()       -> (major, minor, patch) or None
+#   host.interfaces()           -> set of interface names or None
+#   host.swarm_active()         -> True / False / None (unknown)
+#   host.validate(config, version) -> True when dockerd --validate accepted it, False when it
+#                                  cannot run; raises ConfigError when it rejects the config
+# What differs between daemon.json and the systemd drop-in lives in one class per target.
+
+DEDICATED = (('cluster_store', 'cluster-store'), ('cluster_advertise', 'cluster-advertise'),
+             ('cluster_store_opts', 'cluster-store-opts'))
+
+
+def wanted_options(p):
+    """``options`` plus the dedicated cluster parameters, refusing contradictions."""
+    options = dict(p['options'] or {})
+    for param, key in DEDICATED:
+        if p.get(param) is None:
+            continue
+        if key in options and options[key] != p[param] and p['state'] == 'present':
+            raise ConfigError('%s: contradicts options[%r] (%r vs %r)' % (param, key, p[param], options[key]))
+        options[key] = p[param]
+    return options
+
+
+def merged(before, want, state):
+    """The options after the run: ``want`` merged in (present) or its keys removed (absent)."""
+    after = dict(before)
+    if state == 'present':
+        after.update(want)
+    else:
+        for key in want:
+            after.pop(key, None)
+    return after
+
+
+def parse_daemon_json(path, raw):
+    """The JSON object in daemon.json (``raw`` None or blank: none); bad JSON is refused, never repaired."""
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError('%s is not valid JSON (%s); it was left as it is - fix or remove it first' % (path, exc))
+    if not isinstance(value, dict):
+        raise ConfigError('%s does not hold a JSON object; it was left as it is' % path)
+    return value
+
+
+def pretty(config):
+    return json.dumps(config, indent=2) + '\n'
+
+
+def flag_sources(units, env):
+    """([(where, [flags])], command) of the effective ExecStart; $VAR expansions are named as such."""
+    source, command = effective_exec_start(units)
+    if command is None:
+        return [], None
+    direct, expanded = [], {}
+    for word in command_words(command):
+        name = variable_name(word)
+        if name:
+            expanded[name] = args_to_flags(expand_command(word, env))
+        else:
+            direct.append(word)
+    out = [('ExecStart in %s' % source, args_to_flags(direct))]
+    out += [('$%s used by ExecStart in %s' % (name, source), flags) for name, flags in expanded.items()]
+    return out, command
+
+
+def key_actions(before, after, keys, where):
+    """One readable action per changed key."""
+    out = []
+    for key in keys:
+        if key not in after:
+            out.append('remove %s from %s' % (key, where))
+        elif key not in before:
+            out.append('set %s to %s in %s' % (key, json.dumps(after[key], sort_keys=True), where))
+        else:
+            out.append('change %s from %s to %s in %s'
+                       % (key, json.dumps(before[key], sort_keys=True), json.dumps(after[key], sort_keys=True), where))
+    return out
+
+
+class _Target(object):
+    """Where the options go. ``current_json`` is daemon.json as it is (it counts for both targets:
+    a key must not be both there and a dockerd flag)."""
+
+    name = None
+
+    def __init__(self, p, host, units, env, current_json, raw_json):
+        self.p = p
+        self.host = host
+        self.units = units
+        self.env = env
+        self.current_json = current_json
+        self.raw_json = raw_json
+
+    def current(self):
+        """The options this target holds now."""
+        raise NotImplementedError
+
+    def flags_and_keys(self, after):
+        """(flag sources, daemon.json keys) of the engine configuration after the run."""
+        raise NotImplementedError
+
+    def effective(self, after):
+        """The engine's whole configuration after the run (daemon.json and our flags)."""
+        raise NotImplementedError
+
+    def validate(self, after, keys, version):
+        return False
+
+    def texts(self, before, after):
+        """(file text before, after): what diff mode shows and what is written."""
+        raise NotImplementedError
+
+    def changed(self, keys, text_before, text_after):
+        return bool(keys)
+
+    def actions(self, before, after, keys, text_before, text_after):
+        raise NotImplementedError
+
+    def results(self, changed, keys):
+        """daemon_reload_required and reload_sufficient."""
+        raise NotImplementedError
+
+
+class DaemonJson(_Target):
+    """Options merged into daemon.json; the unit's flags must not name the same keys."""
+
+    name = 'daemon_json'
+
+    @property
+    def file(self):
+        return self.p['path']
+
+    def current(self):
+        return self.current_json
+
+    def flags_and_keys(self, after):
+        sources, _command = flag_sources(self.units, self.env)
+        return sources, set(after)
+
+    def effective(self, after):
+        return after
+
+    def validate(self, after, keys, version):
+        if keys and self.p['validate']:
+            return self.host.validate(after, version)
+        return False
+
+    def texts(self, before, after):
+        return (pretty(before) if self.raw_json is not None else ''), pretty(after)
+
+    def actions(self, before, after, keys, text_before, text_after):
+        return key_actions(before, after, keys, self.file)
+
+    def results(self, changed, keys):
+        return {'daemon_reload_required': False,
+                'reload_sufficient': changed and all(k in RELOADABLE for k in keys)}
+
+
+class SystemdDropin(_Target):
+    """Options as dockerd flags in a drop-in of ours that resets ExecStart to the vendor command
+    plus the flags; daemon.json must not hold the same keys."""
+
+    name = 'systemd_dropin'
+
+    def __init__(self, *args):
+        super(SystemdDropin, self).__init__(*args)
+        self.text = self.host.read_text(self.file)
+        # the unit as it would be without our drop-in: its ExecStart is the base of ours
+        others = [(f, t) for f, t in self.units if f != self.file]
+        self.sources, self.base = flag_sources(others, self.env)
+
+    @property
+    def file(self):
+        return self.p['dropin_path']
+
+    def current(self):
+        return dropin_options(self.text) or {}
+
+    def flags_and_keys(self, after):
+        if self.base is None and after:
+            raise ConfigError('target: no ExecStart found for docker.service in %s; is Docker installed?'
+                              % ', '.join(self.p['systemd_unit_dirs']))
+        return self.sources + [(self.file, args_to_flags(options_to_args(after)))], set(self.current_json)
+
+    def effective(self, after):
+        effective = dict(self.current_json)
+        effective.update(after)
+        return effective
+
+    def texts(self, before, after):
+        return self.text or '', dropin_text(self.base, after) if after else ''
+
+    def changed(self, keys, text_before, text_after):
+        # the vendor command may have changed under an unchanged set of options
+        return bool(keys) or text_before != text_after
+
+    def actions(self, before, after, keys, text_before, text_after):
+        where = '%s (as dockerd flags)' % self.file
+        out = key_actions(before, after, keys, where)
+        if text_before != text_after:
+            if not text_after:
+                out.append('remove %s (no options left)' % self.file)
+            elif not keys:
+                out.append('rewrite ExecStart in %s on the vendor command %s' % (self.file, self.base))
+        return out
+
+    def results(self, changed, keys):
+        return {'daemon_reload_required': changed, 'reload_sufficient': False}
+
+
+TARGETS = dict((cls.name, cls) for cls in (DaemonJson, SystemdDropin))
+
+
+def decide(p, host):
+    """Everything up to (not including) the write; raises ConfigError on any refusal.
+
+    Returns a dict: version, before, after, keys, warnings, validated, text_before, text_after,
+    file, changed, actions, daemon_reload_required, reload_sufficient, restart_required.
+    """
+    want = wanted_options(p)
+    version = host.engine_version()
+    raw = host.read_text(p['path'])
+    current_json = parse_daemon_json(p['path'], raw)
+    units = host.unit_files(p['systemd_unit_dirs'])
+    env = environment_of(units, host.read_text)
+    target = TARGETS[p['target']](p, host, units, env, current_json, raw)
+
+    before = target.current()
+    after = merged(before, want, p['state'])
+
+    warnings = []
+    if p['state'] == 'present':
+        warnings = check_cluster_options(want, version, host.interfaces())
+        if any(k in want for k in CLUSTER_KEYS) and host.swarm_active():
+            raise ConfigError('cluster_store: this engine is an active swarm member; a cluster store is '
+                              'incompatible with swarm mode (docker swarm leave first, or use swarm-mode overlays)')
+
+    # the resulting engine configuration: daemon.json keys and flags, which must not overlap
+    sources, json_keys = target.flags_and_keys(after)
+    clashes = conflicts(json_keys, sources)
+    if clashes:
+        raise ConfigError('; '.join("%s: set in %s and as %s in %s - dockerd refuses to start when an option is "
+                                    "given both as a flag and in the configuration file" % (k, p['path'], f, w)
+                                    for k, f, w in clashes))
+    effective = target.effective(after)
+    flags_all = [f for _w, flags in sources for f in flags]
+    check_tcp_hosts(effective.get('hosts'), effective.get('tlsverify') or '--tlsverify' in flags_all,
+                    p['allow_insecure_tcp'])
+
+    keys = changed_keys(before, after)
+    validated = target.validate(after, keys, version)
+    text_before, text_after = target.texts(before, after)
+    changed = target.changed(keys, text_before, text_after)
+    decision = {
+        'version': version, 'before': before, 'after': after, 'keys': keys, 'warnings': warnings,
+        'validated': validated, 'text_before': text_before, 'text_after': text_after, 'file': target.file,
+        'changed': changed, 'actions': target.actions(before, after, keys, text_before, text_after) if changed else [],
+    }
+    decision.update(target.results(changed, keys))
+    decision['restart_required'] = changed and not decision['reload_sufficient']
+    return decision

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -53,6 +54,32 @@ class Namespaces(object):
     def close(self):
         for name in list(self._open):
             self.forget(name)
+
+
+# The options every link module shares, declared once (their documentation is the one fragment
+# hostnet.fabric.common.link, plus each module's own words for name, state and master). A module
+# merges them into its own argument_spec with link_argument_spec().
+LINK_ARGUMENT_SPEC = dict(
+    name=dict(type='str', required=True),
+    netns=dict(type='str'),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    mtu=dict(type='int'),
+    mac=dict(type='str'),
+    alias=dict(type='str'),
+    master=dict(type='str'),
+    addresses=dict(type='list', elements='str'),
+    up=dict(type='bool', default=True),
+)
+
+
+def link_argument_spec(without=(), **own):
+    """The shared link options (less those named in ``without``) merged with the module's ``own``."""
+    unknown = set(without) - set(LINK_ARGUMENT_SPEC)
+    if unknown:
+        raise KeyError('not a shared link option: %s' % ', '.join(sorted(unknown)))
+    spec = dict((k, copy.deepcopy(v)) for k, v in LINK_ARGUMENT_SPEC.items() if k not in without)
+    spec.update(own)
+    return spec
 
 
 def read_link(nl, name, kind, what=None):

@@ -83,14 +83,60 @@ class Plan(object):
             done.append(action)
 
 
+# --------------------------------------------------------------------------- exclusive lists
+def exclusive(current, wanted, key=None, value=None):
+    """What makes the list ``current`` exactly ``wanted``: ``(remove, put)``.
+
+    Items are identified by ``key(item)`` (default: the item itself, which must be hashable).
+    ``remove``: the current items whose key is not wanted, in current order.
+    ``put``: ``[(item, old)]`` in wanted order, for each wanted item whose key is not current
+    (``old`` is None) or, with ``value``, whose ``value(item)`` differs from that of the current
+    item ``old`` with the same key (a replacement).
+    Linear in the lengths of both lists.
+    """
+    key = key or (lambda item: item)
+    by_key = {}
+    for item in current:
+        by_key.setdefault(key(item), item)
+    wanted_keys = set(key(item) for item in wanted)
+    remove = [item for item in current if key(item) not in wanted_keys]
+    put = []
+    for item in wanted:
+        old = by_key.get(key(item))
+        if old is None:
+            put.append((item, None))
+        elif value is not None and value(old) != value(item):
+            put.append((item, old))
+    return remove, put
+
+
+def plan_exclusive(steps, current, wanted, remove, put, key=None, value=None, undoable=True):
+    """Plan an exclusive list: remove what is not wanted, then put what is missing or different.
+
+    ``steps`` takes ``add(text, do, undo)`` (a Plan, or a batch of kernel requests). ``remove(item)``
+    and ``put(item, old)`` return ``(text, do, undo)`` for one step (see exclusive() for ``key``,
+    ``value`` and ``old``). Without ``undoable`` (the list lives on an object this plan creates,
+    whose own undo removes it whole) no step gets an undo. Returns the number of steps planned.
+    """
+    to_remove, to_put = exclusive(current, wanted, key, value)
+    for item in to_remove:
+        text, do, undo = remove(item)
+        steps.add(text, do, undo if undoable else None)
+    for item, old in to_put:
+        text, do, undo = put(item, old)
+        steps.add(text, do, undo if undoable else None)
+    return len(to_remove) + len(to_put)
+
+
 # --------------------------------------------------------------------------- link settings
+def _address_key(cidr):
+    return ipaddress.ip_interface(cidr)
+
+
 def plan_addresses(current, wanted):
-    """(to_remove, to_add) making ``current`` exactly ``wanted`` (both canonical CIDR lists)."""
-    cur = [ipaddress.ip_interface(a) for a in current]
-    want = [ipaddress.ip_interface(a) for a in wanted]
-    to_remove = [str(a) for a in cur if a not in want]
-    to_add = [str(a) for a in want if a not in cur]
-    return to_remove, to_add
+    """(to_remove, to_add) making ``current`` exactly ``wanted`` (addresses compared normalised)."""
+    to_remove, to_put = exclusive(current, wanted, key=_address_key)
+    return [str(_address_key(a)) for a in to_remove], [str(_address_key(a)) for a, _old in to_put]
 
 
 def plan_link_settings(plan, nl, name, current, want, created=False):
@@ -154,15 +200,12 @@ def plan_link_settings(plan, nl, name, current, want, created=False):
         plan.add(text, lambda: set_master(want['master']), undo_master)
         after['master'] = want['master'] or None
     if want.get('addresses') is not None:
-        to_remove, to_add = plan_addresses(current.get('addresses') or [], want['addresses'])
-        for cidr in to_remove:
-            plan.add('remove address %s from %s in %s' % (cidr, name, where),
-                     lambda c=cidr: nl.del_address(name, c),
-                     undoable(lambda c=cidr: nl.add_address(name, c)))
-        for cidr in to_add:
-            plan.add('add address %s to %s in %s' % (cidr, name, where),
-                     lambda c=cidr: nl.add_address(name, c),
-                     undoable(lambda c=cidr: nl.del_address(name, c)))
+        plan_exclusive(
+            plan, current.get('addresses') or [], want['addresses'], key=_address_key, undoable=not created,
+            remove=lambda c: ('remove address %s from %s in %s' % (c, name, where),
+                              lambda: nl.del_address(name, c), lambda: nl.add_address(name, c)),
+            put=lambda c, _old: ('add address %s to %s in %s' % (c, name, where),
+                                 lambda: nl.add_address(name, c), lambda: nl.del_address(name, c)))
         after['addresses'] = list(want['addresses'])
     if want.get('up') is not None and want['up'] != current.get('up'):
         plan.add('set %s %s in %s' % (name, 'up' if want['up'] else 'down', where),

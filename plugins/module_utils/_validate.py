@@ -138,26 +138,28 @@ def cidr(param, value):
     return str(iface)
 
 
+def _unique(values):
+    """The values in order, each once (linear: lists of thousands of entries stay cheap)."""
+    seen = set()
+    out = []
+    for value in values:
+        if value not in seen:
+            seen.add(value)
+            out.append(value)
+    return out
+
+
 def cidr_list(param, values):
     if values is None:
         return None
-    out = []
-    for i, item in enumerate(values):
-        norm = cidr('%s[%d]' % (param, i), item)
-        if norm not in out:
-            out.append(norm)
-    return out
+    return _unique(cidr('%s[%d]' % (param, i), item) for i, item in enumerate(values))
 
 
 def ip_list(param, values, allow_multicast=True):
     if values is None:
         return None
-    out = []
-    for i, item in enumerate(values):
-        norm = ip('%s[%d]' % (param, i), item, allow_multicast=allow_multicast)
-        if norm not in out:
-            out.append(norm)
-    return out
+    return _unique(ip('%s[%d]' % (param, i), item, allow_multicast=allow_multicast)
+                   for i, item in enumerate(values))
 
 
 def same_family(param, addresses):

@@ -117,6 +117,7 @@ bridge:
 from ansible_collections.hostnet.fabric.plugins.module_utils import _validate as v
 from ansible_collections.hostnet.fabric.plugins.module_utils._module import (
     fabric_module,
+    link_argument_spec,
     read_link,
     run,
 )
@@ -124,17 +125,8 @@ from ansible_collections.hostnet.fabric.plugins.module_utils._plan import plan_l
 
 
 def argument_spec():
-    return dict(
-        name=dict(type='str', required=True),
-        netns=dict(type='str'),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-        mtu=dict(type='int'),
-        mac=dict(type='str'),
-        alias=dict(type='str'),
-        stp=dict(type='bool'),
-        addresses=dict(type='list', elements='str'),
-        up=dict(type='bool', default=True),
-    )
+    # a bridge is never a port of another bridge: no master
+    return link_argument_spec(without=('master',), stp=dict(type='bool'))
 
 
 def validate(p):

@@ -153,6 +153,14 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+actions:
+  description:
+    - What was done (or, in check mode, would be done), one entry per changed key, plus the rewrite or removal
+      of the drop-in where that happens without a key changing.
+  returned: always
+  type: list
+  elements: str
+  sample: ['set cluster-store to "etcd://10.0.0.5:2379" in /etc/docker/daemon.json']
 config:
   description: The resulting daemon.json (O(target=daemon_json)) or the options in the drop-in (O(target=systemd_dropin)).
   returned: always
@@ -203,9 +211,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hostnet.fabric.plugins.module_utils import _daemon_config as dc
 from ansible_collections.hostnet.fabric.plugins.module_utils._docker_api import DockerAPIError, get_json
 
-DEDICATED = (('cluster_store', 'cluster-store'), ('cluster_advertise', 'cluster-advertise'),
-             ('cluster_store_opts', 'cluster-store-opts'))
-
 
 def argument_spec():
     return dict(
@@ -236,102 +241,76 @@ def read_text(path):
         return None
 
 
-def wanted_options(p):
-    """options plus the dedicated cluster parameters, refusing contradictions."""
-    options = dict(p['options'] or {})
-    for param, key in DEDICATED:
-        if p[param] is None:
-            continue
-        if key in options and options[key] != p[param] and p['state'] == 'present':
-            raise dc.ConfigError('%s: contradicts options[%r] (%r vs %r)' % (param, key, p[param], options[key]))
-        options[key] = p[param]
-    return options
+class Host(object):
+    """The real host for dc.decide(): files, the engine's version, interfaces, swarm state, dockerd --validate."""
 
+    def __init__(self, module):
+        self.module = module
+        self.p = module.params
 
-def unit_files(p):
-    """[(path, text)] of docker.service and its drop-ins in systemd's order."""
-    main, dropins = None, {}
-    for d in p['systemd_unit_dirs']:
-        path = os.path.join(d, 'docker.service')
-        if main is None and os.path.isfile(path):
-            main = path
-        ddir = path + '.d'
-        if os.path.isdir(ddir):
-            for name in os.listdir(ddir):
-                if name.endswith('.conf') and name not in dropins:
-                    dropins[name] = os.path.join(ddir, name)
-    files = [main] if main else []
-    files += [dropins[n] for n in sorted(dropins)]
-    return [(f, read_text(f) or '') for f in files]
+    read_text = staticmethod(read_text)
 
+    def unit_files(self, dirs):
+        """[(path, text)] of docker.service and its drop-ins in systemd's order."""
+        main, dropins = None, {}
+        for d in dirs:
+            path = os.path.join(d, 'docker.service')
+            if main is None and os.path.isfile(path):
+                main = path
+            ddir = path + '.d'
+            if os.path.isdir(ddir):
+                for name in os.listdir(ddir):
+                    if name.endswith('.conf') and name not in dropins:
+                        dropins[name] = os.path.join(ddir, name)
+        files = [main] if main else []
+        files += [dropins[n] for n in sorted(dropins)]
+        return [(f, read_text(f) or '') for f in files]
 
-def flag_sources(units, env):
-    """[(where, [flags])] from the effective ExecStart, with $VAR expansions attributed to the env file."""
-    source, command = dc.effective_exec_start(units)
-    if command is None:
-        return [], None
-    direct, expanded = [], {}
-    for word in dc.command_words(command):
-        name = dc.variable_name(word)
-        if name:
-            expanded[name] = dc.args_to_flags(dc.expand_command(word, env))
-        else:
-            direct.append(word)
-    out = [('ExecStart in %s' % source, dc.args_to_flags(direct))]
-    out += [('$%s used by ExecStart in %s' % (name, source), flags) for name, flags in expanded.items()]
-    return out, command
+    def engine_version(self):
+        if self.p['engine_version']:
+            return dc.parse_version(self.p['engine_version'])
+        dockerd = self.module.get_bin_path('dockerd')
+        if not dockerd:
+            return None
+        rc, out, _err = self.module.run_command([dockerd, '--version'])
+        if rc != 0:
+            return None
+        return dc.parse_version(out)
 
+    def swarm_active(self):
+        try:
+            status, info = get_json(self.p['docker_host'], '/info', timeout=5)
+        except DockerAPIError:
+            return None
+        if status != 200 or not isinstance(info, dict):
+            return None
+        return (info.get('Swarm') or {}).get('LocalNodeState') == 'active'
 
-def engine_version(module, p):
-    if p['engine_version']:
-        return dc.parse_version(p['engine_version'])
-    dockerd = module.get_bin_path('dockerd')
-    if not dockerd:
-        return None
-    rc, out, err = module.run_command([dockerd, '--version'])
-    if rc != 0:
-        return None
-    return dc.parse_version(out)
+    @staticmethod
+    def interfaces():
+        try:
+            return set(os.listdir('/sys/class/net'))
+        except OSError:
+            return None
 
-
-def swarm_active(docker_host):
-    try:
-        status, info = get_json(docker_host, '/info', timeout=5)
-    except DockerAPIError:
-        return None
-    if status != 200 or not isinstance(info, dict):
-        return None
-    return (info.get('Swarm') or {}).get('LocalNodeState') == 'active'
-
-
-def interfaces():
-    try:
-        return set(os.listdir('/sys/class/net'))
-    except OSError:
-        return None
-
-
-def validate_with_dockerd(module, config, version):
-    if version is None or version < (23, 0):
-        return False
-    dockerd = module.get_bin_path('dockerd')
-    if not dockerd:
-        return False
-    fd, tmp = tempfile.mkstemp(prefix='daemon-', suffix='.json')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(config, f)
-        rc, out, err = module.run_command([dockerd, '--validate', '--config-file', tmp])
-    finally:
-        os.unlink(tmp)
-    if rc != 0:
-        lines = [x for x in (err + out).splitlines() if x.strip()]
-        raise dc.ConfigError('dockerd --validate rejected the configuration: %s' % ' | '.join(lines).replace(tmp, '<candidate>'))
-    return True
-
-
-def pretty(config):
-    return json.dumps(config, indent=2) + '\n'
+    def validate(self, config, version):
+        if version is None or version < (23, 0):
+            return False
+        dockerd = self.module.get_bin_path('dockerd')
+        if not dockerd:
+            return False
+        fd, tmp = tempfile.mkstemp(prefix='daemon-', suffix='.json')
+        try:
+            with os.fdopen(fd, 'w') as f:
+                json.dump(config, f)
+            rc, out, err = self.module.run_command([dockerd, '--validate', '--config-file', tmp])
+        finally:
+            os.unlink(tmp)
+        if rc != 0:
+            lines = [x for x in (err + out).splitlines() if x.strip()]
+            raise dc.ConfigError('dockerd --validate rejected the configuration: %s'
+                                 % ' | '.join(lines).replace(tmp, '<candidate>'))
+        return True
 
 
 def write_atomic(module, path, text, backup):
@@ -351,112 +330,30 @@ def write_atomic(module, path, text, backup):
     return backup_file
 
 
-def decide(module, p):
-    """Everything up to (not including) the write; raises ConfigError on any refusal."""
-    want = wanted_options(p)
-    version = engine_version(module, p)
-    # current state
-    raw = read_text(p['path'])
-    current_json = {}
-    if raw is not None and raw.strip():
-        try:
-            current_json = json.loads(raw)
-        except ValueError as exc:
-            raise dc.ConfigError('%s is not valid JSON (%s); it was left as it is - fix or remove it first'
-                                 % (p['path'], exc))
-        if not isinstance(current_json, dict):
-            raise dc.ConfigError('%s does not hold a JSON object; it was left as it is' % p['path'])
-    units = unit_files(p)
-    env = dc.environment_of(units, read_text)
-    dropin_current = dc.dropin_options(read_text(p['dropin_path']))
-
-    if p['target'] == 'daemon_json':
-        before = current_json
-    else:
-        before = dropin_current or {}
-    after = dict(before)
-    if p['state'] == 'present':
-        after.update(want)
-    else:
-        for key in want:
-            after.pop(key, None)
-
-    warnings = []
-    if p['state'] == 'present':
-        warnings = dc.check_cluster_options(want, version, interfaces())
-        if any(k in want for k in dc.CLUSTER_KEYS) and swarm_active(p['docker_host']):
-            raise dc.ConfigError('cluster_store: this engine is an active swarm member; a cluster store is '
-                                 'incompatible with swarm mode (docker swarm leave first, or use swarm-mode overlays)')
-
-    # the resulting engine configuration: daemon.json keys and flags, which must not overlap
-    if p['target'] == 'daemon_json':
-        sources, _cmd = flag_sources(units, env)
-        json_keys = set(after)
-        file_where = p['path']
-    else:
-        other_units = [(f, t) for f, t in units if f != p['dropin_path']]
-        sources, base = flag_sources(other_units, env)
-        if base is None and after:
-            raise dc.ConfigError('target: no ExecStart found for docker.service in %s; is Docker installed?'
-                                 % ', '.join(p['systemd_unit_dirs']))
-        sources = sources + [(p['dropin_path'], dc.args_to_flags(dc.options_to_args(after)))]
-        json_keys = set(current_json)
-        file_where = p['path']
-    clashes = dc.conflicts(json_keys, sources)
-    if clashes:
-        raise dc.ConfigError('; '.join("%s: set in %s and as %s in %s - dockerd refuses to start when an option is "
-                                       "given both as a flag and in the configuration file" % (k, file_where, f, w)
-                                       for k, f, w in clashes))
-
-    effective = dict(current_json if p['target'] == 'systemd_dropin' else after)
-    if p['target'] == 'systemd_dropin':
-        effective.update(after)
-    flags_all = [f for _w, flags in sources for f in flags]
-    dc.check_tcp_hosts(effective.get('hosts'), effective.get('tlsverify') or '--tlsverify' in flags_all,
-                       p['allow_insecure_tcp'])
-
-    keys = dc.changed_keys(before, after)
-    validated = False
-    if keys and p['validate'] and p['target'] == 'daemon_json':
-        validated = validate_with_dockerd(module, after, version)
-
-    if p['target'] == 'daemon_json':
-        text_before = pretty(before) if raw is not None else ''
-        text_after = pretty(after)
-        file_path = p['path']
-    else:
-        text_before = read_text(p['dropin_path']) or ''
-        text_after = dc.dropin_text(base, after) if after else ''
-        file_path = p['dropin_path']
-    return {
-        'version': version, 'before': before, 'after': after, 'keys': keys, 'warnings': warnings,
-        'validated': validated, 'text_before': text_before, 'text_after': text_after, 'file': file_path,
-    }
-
-
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     p = module.params
     try:
-        d = decide(module, p)
+        d = dc.decide(p, Host(module))
     except dc.ConfigError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), actions=[])
     for w in d['warnings']:
         module.warn(w)
-    changed = bool(d['keys']) or (d['text_before'] != d['text_after'] and p['target'] == 'systemd_dropin')
+    changed = d['changed']
     result = {
         'changed': changed,
+        'actions': d['actions'],
         'config': d['after'],
         'changed_keys': d['keys'],
         'engine_version': dc.version_text(d['version']) if d['version'] else None,
         'validated': d['validated'],
         'file': d['file'],
-        'daemon_reload_required': changed and p['target'] == 'systemd_dropin',
-        'reload_sufficient': changed and p['target'] == 'daemon_json' and all(k in dc.RELOADABLE for k in d['keys']),
+        'daemon_reload_required': d['daemon_reload_required'],
+        'reload_sufficient': d['reload_sufficient'],
+        'restart_required': d['restart_required'],
     }
-    result['restart_required'] = changed and not result['reload_sufficient']
     if changed and not module.check_mode:
-        if p['target'] == 'systemd_dropin' and not d['text_after']:
+        if p['target'] == 'systemd_dropin' and not d['text_after']:  # no options left: no drop-in
             if p['backup'] and os.path.exists(d['file']):
                 result['backup_file'] = module.backup_local(d['file'])
             os.unlink(d['file'])

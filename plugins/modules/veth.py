@@ -150,6 +150,7 @@ from ansible_collections.hostnet.fabric.plugins.module_utils import _validate as
 from ansible_collections.hostnet.fabric.plugins.module_utils._module import (
     FabricError,
     fabric_module,
+    link_argument_spec,
     read_link,
     run,
 )
@@ -157,23 +158,17 @@ from ansible_collections.hostnet.fabric.plugins.module_utils._plan import plan_l
 
 
 def argument_spec():
-    return dict(
-        name=dict(type='str', required=True),
+    return link_argument_spec(
         peer=dict(type='str'),
-        netns=dict(type='str'),
         peer_netns=dict(type='str'),
-        mtu=dict(type='int'),
-        mac=dict(type='str'),
-        alias=dict(type='str'),
         peer_mac=dict(type='str'),
-        master=dict(type='str'),
-        addresses=dict(type='list', elements='str'),
         peer_addresses=dict(type='list', elements='str'),
         peer_gateway=dict(type='str'),
-        up=dict(type='bool', default=True),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
         recreate=dict(type='bool', default=False),
     )
+
+
+REQUIRED_IF = [('state', 'present', ('peer',))]
 
 
 def validate(p):
@@ -182,8 +177,6 @@ def validate(p):
         v.netns_name('peer_netns', p['peer_netns'])
     if p['state'] == 'absent':
         return p
-    if p['peer'] is None:
-        raise v.ValidationError('peer', 'is required with state=present')
     v.ifname('peer', p['peer'])
     if p['peer_netns'] is None:
         p['peer_netns'] = p['netns']
@@ -317,7 +310,7 @@ def converge(nss, p, before, plan):
 
 
 def main():
-    module = fabric_module(argument_spec())
+    module = fabric_module(argument_spec(), required_if=REQUIRED_IF)
     run(module, 'veth', validate, read, converge)
 
 

@@ -251,21 +251,19 @@ from ansible_collections.hostnet.fabric.plugins.module_utils import _validate as
 from ansible_collections.hostnet.fabric.plugins.module_utils._module import (
     FabricError,
     fabric_module,
+    link_argument_spec,
     read_link,
     run,
 )
 from ansible_collections.hostnet.fabric.plugins.module_utils._netlink import ZERO_MAC
-from ansible_collections.hostnet.fabric.plugins.module_utils._plan import plan_link_settings
+from ansible_collections.hostnet.fabric.plugins.module_utils._plan import plan_exclusive, plan_link_settings
 
 # Attributes the kernel cannot change on an existing device (changelink answers EOPNOTSUPP).
 IMMUTABLE = ('vni', 'dstport', 'local', 'dev', 'group', 'proxy')
 
 
 def argument_spec():
-    return dict(
-        name=dict(type='str', required=True),
-        netns=dict(type='str'),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
+    return link_argument_spec(
         vni=dict(type='int'),
         dstport=dict(type='int', default=4789),
         local=dict(type='str'),
@@ -283,27 +281,21 @@ def argument_spec():
         learning=dict(type='bool', default=False),
         proxy=dict(type='bool'),
         ttl=dict(type='int'),
-        mtu=dict(type='int'),
-        mac=dict(type='str'),
-        alias=dict(type='str'),
-        master=dict(type='str'),
-        addresses=dict(type='list', elements='str'),
-        up=dict(type='bool', default=True),
         recreate=dict(type='bool', default=False),
     )
+
+
+# multicast or head-end replication, not both
+MUTUALLY_EXCLUSIVE = [('group', 'peers')]
+REQUIRED_IF = [('state', 'present', ('vni',))]
 
 
 def validate(p):
     v.link_params(p)
     if p['state'] == 'absent':
         return p
-    if p['vni'] is None:
-        raise v.ValidationError('vni', 'is required with state=present')
     v.vni('vni', p['vni'])
     v.port('dstport', p['dstport'])
-    if p['group'] is not None and p['peers'] is not None:
-        raise v.ValidationError('group', 'is mutually exclusive with peers (multicast or head-end replication, '
-                                         'not both)')
     if p['local'] is not None:
         p['local'] = v.ip('local', p['local'], allow_multicast=False)
     if p['group'] is not None:
@@ -314,11 +306,12 @@ def validate(p):
         v.ttl('ttl', p['ttl'])
     p['peers'] = v.ip_list('peers', p['peers'], allow_multicast=False)
     if p['fdb'] is not None:
-        entries = []
+        entries, seen = [], set()
         for i, e in enumerate(p['fdb']):
             entry = {'mac': v.mac('fdb[%d].mac' % i, e['mac']),
                      'dst': v.ip('fdb[%d].dst' % i, e['dst'], allow_multicast=False)}
-            if entry not in entries:
+            if _fdb_key(entry) not in seen:
+                seen.add(_fdb_key(entry))
                 entries.append(entry)
         p['fdb'] = entries
     if p['neigh'] is not None:
@@ -414,49 +407,51 @@ def plan_restore(nl, name, old):
     return restore
 
 
+def _fdb_key(e):
+    return (e['mac'], e['dst'])
+
+
+def _ip_key(e):
+    return e['ip']
+
+
+def _mac_of(e):
+    return e['mac']
+
+
 def plan_entries(plan, nl, name, current, p, created):
     """Flood list, static FDB and neighbour entries (each list exclusive when given)."""
     after = {}
-
-    def undoable(fn):
-        return None if created else fn
-
+    where = nl.where
+    undoable = not created
     if p['peers'] is not None:
-        cur = current.get('peers') or []
-        for dst in [d for d in cur if d not in p['peers']]:
-            plan.add('remove flood entry for peer %s on %s in %s' % (dst, name, nl.where),
-                     lambda d=dst: nl.fdb_del(name, ZERO_MAC, d),
-                     undoable(lambda d=dst: nl.fdb_append(name, ZERO_MAC, d)))
-        for dst in [d for d in p['peers'] if d not in cur]:
-            plan.add('add flood entry for peer %s on %s in %s' % (dst, name, nl.where),
-                     lambda d=dst: nl.fdb_append(name, ZERO_MAC, d),
-                     undoable(lambda d=dst: nl.fdb_del(name, ZERO_MAC, d)))
+        plan_exclusive(
+            plan, current.get('peers') or [], p['peers'], undoable=undoable,
+            remove=lambda d: ('remove flood entry for peer %s on %s in %s' % (d, name, where),
+                              lambda: nl.fdb_del(name, ZERO_MAC, d), lambda: nl.fdb_append(name, ZERO_MAC, d)),
+            put=lambda d, _old: ('add flood entry for peer %s on %s in %s' % (d, name, where),
+                                 lambda: nl.fdb_append(name, ZERO_MAC, d), lambda: nl.fdb_del(name, ZERO_MAC, d)))
         after['peers'] = [e['dst'] for e in _sorted_entries([{'dst': d} for d in p['peers']], 'dst')]
     if p['fdb'] is not None:
-        cur = current.get('fdb') or []
-        for e in [e for e in cur if e not in p['fdb']]:
-            plan.add('remove fdb entry %s dst %s on %s in %s' % (e['mac'], e['dst'], name, nl.where),
-                     lambda e=e: nl.fdb_del(name, e['mac'], e['dst']),
-                     undoable(lambda e=e: nl.fdb_append(name, e['mac'], e['dst'])))
-        for e in [e for e in p['fdb'] if e not in cur]:
-            plan.add('add fdb entry %s dst %s on %s in %s' % (e['mac'], e['dst'], name, nl.where),
-                     lambda e=e: nl.fdb_append(name, e['mac'], e['dst']),
-                     undoable(lambda e=e: nl.fdb_del(name, e['mac'], e['dst'])))
+        plan_exclusive(
+            plan, current.get('fdb') or [], p['fdb'], key=_fdb_key, undoable=undoable,
+            remove=lambda e: ('remove fdb entry %s dst %s on %s in %s' % (e['mac'], e['dst'], name, where),
+                              lambda: nl.fdb_del(name, e['mac'], e['dst']),
+                              lambda: nl.fdb_append(name, e['mac'], e['dst'])),
+            put=lambda e, _old: ('add fdb entry %s dst %s on %s in %s' % (e['mac'], e['dst'], name, where),
+                                 lambda: nl.fdb_append(name, e['mac'], e['dst']),
+                                 lambda: nl.fdb_del(name, e['mac'], e['dst'])))
         after['fdb'] = _sorted_entries(p['fdb'], 'dst')
     if p['neigh'] is not None:
-        cur = dict((e['ip'], e['mac']) for e in current.get('neigh') or [])
-        want = dict((e['ip'], e['mac']) for e in p['neigh'])
-        for ip in [ip for ip in cur if ip not in want]:
-            plan.add('remove neighbour %s on %s in %s' % (ip, name, nl.where),
-                     lambda ip=ip: nl.neigh_del(name, ip),
-                     undoable(lambda ip=ip: nl.neigh_set(name, ip, cur[ip])))
-        for ip, mac in want.items():
-            if cur.get(ip) == mac:
-                continue
-            old = cur.get(ip)
-            plan.add('set neighbour %s lladdr %s on %s in %s' % (ip, mac, name, nl.where),
-                     lambda ip=ip, mac=mac: nl.neigh_set(name, ip, mac),
-                     undoable(lambda ip=ip, old=old: nl.neigh_set(name, ip, old) if old else nl.neigh_del(name, ip)))
+        # one entry per address: a different MAC replaces it, and its undo puts the old one back
+        plan_exclusive(
+            plan, current.get('neigh') or [], p['neigh'], key=_ip_key, value=_mac_of, undoable=undoable,
+            remove=lambda e: ('remove neighbour %s on %s in %s' % (e['ip'], name, where),
+                              lambda: nl.neigh_del(name, e['ip']), lambda: nl.neigh_set(name, e['ip'], e['mac'])),
+            put=lambda e, old: ('set neighbour %s lladdr %s on %s in %s' % (e['ip'], e['mac'], name, where),
+                                lambda: nl.neigh_set(name, e['ip'], e['mac']),
+                                (lambda: nl.neigh_set(name, old['ip'], old['mac'])) if old
+                                else (lambda: nl.neigh_del(name, e['ip']))))
         after['neigh'] = _sorted_entries(p['neigh'], 'ip')
     return after
 
@@ -513,7 +508,7 @@ def converge(nss, p, before, plan):
 
 
 def main():
-    module = fabric_module(argument_spec())
+    module = fabric_module(argument_spec(), mutually_exclusive=MUTUALLY_EXCLUSIVE, required_if=REQUIRED_IF)
     run(module, 'vxlan', validate, read, converge)
 
 

@@ -101,6 +101,11 @@ def test_cluster_store_and_advertise(ansible, layout):
     assert '+  "cluster-store": "etcd://10.0.0.5:2379"' in ''.join(
         '+' + line + '\n' for line in res[1]['diff']['after'].splitlines())
     assert oct(layout.daemon_json.stat().st_mode & 0o777) == '0o644'
+    # actions: what would be done (check), what was done, then nothing
+    assert res[0]['actions'] == res[1]['actions'] == [
+        'set cluster-advertise to "lo:2376" in %s' % layout.daemon_json,
+        'set cluster-store to "etcd://10.0.0.5:2379" in %s' % layout.daemon_json]
+    assert res[2]['actions'] == res[3]['actions'] == []
 
 
 def test_merge_keeps_other_keys_and_ignores_formatting(ansible, layout):
@@ -211,6 +216,7 @@ def test_systemd_dropin_target(ansible, layout):
                                              options={'cluster-store': None, 'cluster-advertise': None}))
     assert changed(res) == [True, True, False, False]
     assert not layout.dropin.exists()
+    assert res[1]['actions'][-1] == 'remove %s (no options left)' % layout.dropin and res[3]['actions'] == []
 
 
 def test_dropin_conflicts_with_daemon_json(ansible, layout):

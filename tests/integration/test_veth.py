@@ -131,7 +131,6 @@ def test_absent(ansible, pair):
 @pytest.mark.parametrize('extra, param, rule', [
     ({'name': 'x' * 16}, 'name', 'at most 15 bytes'),
     ({'peer': 'eth 0'}, 'peer', 'whitespace'),
-    ({'peer': None}, 'peer', 'is required with state=present'),
     ({'peer_netns': 'a/b'}, 'peer_netns', "may not contain '/'"),
     ({'peer_mac': '01:00:5e:00:00:01'}, 'peer_mac', 'unicast'),
     ({'peer_addresses': ['10.20.0.11/33']}, 'peer_addresses[0]', 'prefix length'),
@@ -144,6 +143,14 @@ def test_bad_input_fails_before_anything_is_touched(ansible, pair, extra, param,
     args = {k: v for k, v in workload(host, work, **extra).items() if v is not None}
     res = ansible.refused('veth', args, [host, work])
     assert res['msg'].startswith(param + ':') and rule in res['msg'], res['msg']
+
+
+def test_missing_peer_refused_by_the_argument_spec(ansible, pair):
+    # Ansible's required_if says it, before anything is touched
+    host, work = pair
+    args = {k: v for k, v in workload(host, work, peer=None).items() if v is not None}
+    res = ansible.refused('veth', args, [host, work])
+    assert 'state is present but all of the following are missing: peer' in res['msg'], res['msg']
 
 
 def test_alias_on_this_end_only(ansible, make_ns):

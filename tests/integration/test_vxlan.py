@@ -145,12 +145,10 @@ def test_multicast_group(ansible, host):
     ({'vni': 0}, 'vni', 'must be in 1..16777215'),
     ({'vni': 16777216}, 'vni', 'must be in 1..16777215'),
     ({'vni': '10a'}, 'vni', 'int'),
-    ({'vni': None}, 'vni', 'is required with state=present'),
     ({'dstport': 0}, 'dstport', 'must be in 1..65535'),
     ({'dstport': 65536}, 'dstport', 'must be in 1..65535'),
     ({'peers': ['239.1.1.1']}, 'peers[0]', 'must not be a multicast address'),
     ({'peers': ['192.168.60.2', 'nope']}, 'peers[1]', 'must be an IPv4 or IPv6 address'),
-    ({'group': '239.1.1.1', 'peers': ['192.168.60.2']}, 'group', 'mutually exclusive with peers'),
     ({'group': '10.1.1.1'}, 'group', 'must be a multicast address'),
     ({'local': '239.0.0.1'}, 'local', 'must not be a multicast'),
     ({'local': '192.168.60.1', 'peers': ['fd00::2']}, 'local/group/peers/fdb', 'one IP family'),
@@ -172,6 +170,21 @@ def test_bad_input_fails_before_anything_is_touched(ansible, host, args, param, 
         bad.pop('peers', None) if 'peers' not in args else None
     res = ansible.refused('vxlan', bad, [host])
     assert param in res['msg'] and rule in res['msg'], res['msg']
+
+
+# Rules Ansible states from the argument spec (required_if, mutually_exclusive): its own words,
+# and the same guarantee - refused before anything is touched.
+@pytest.mark.parametrize('args, message', [
+    ({'vni': None}, 'state is present but all of the following are missing: vni'),
+    ({'group': '239.1.1.1', 'peers': ['192.168.60.2']}, 'parameters are mutually exclusive: group|peers'),
+])
+def test_refused_by_the_argument_spec(ansible, host, args, message):
+    ansible.run('vxlan', dict(FULL, netns=host))
+    bad = dict(FULL, netns=host)
+    bad.update(args)
+    bad = {k: v for k, v in bad.items() if v is not None}
+    res = ansible.refused('vxlan', bad, [host])
+    assert message in res['msg'], res['msg']
 
 
 def test_alias_survives_a_recreate(ansible, make_ns):

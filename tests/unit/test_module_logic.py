@@ -1,6 +1,7 @@
 """Decision logic of the modules against a fake netlink layer: what gets planned, never applied."""
 import pytest
 
+from ansible_collections.hostnet.fabric.plugins.module_utils import _module
 from ansible_collections.hostnet.fabric.plugins.module_utils._module import FabricError
 from ansible_collections.hostnet.fabric.plugins.module_utils._plan import Plan
 from ansible_collections.hostnet.fabric.plugins.modules import bridge, veth, vxlan
@@ -184,3 +185,43 @@ def test_bridge_create_plan_and_prediction():
     assert plan.texts == ['create bridge br0 in the current namespace', 'set mtu of br0 to 9000 in the current namespace',
                           'set br0 up in the current namespace', 'turn stp on on br0 in the current namespace']
     assert after['stp'] is True and after['mtu'] == 9000 and after['up'] is True
+
+
+# ---------------------------------------------------------------- the shared link options
+def test_link_options_declared_once_and_merged():
+    shared = _module.LINK_ARGUMENT_SPEC
+    for module in (bridge, veth, vxlan):
+        spec = module.argument_spec()
+        for name, option in shared.items():
+            if module is bridge and name == 'master':
+                assert 'master' not in spec  # a bridge is no bridge's port
+                continue
+            assert spec[name] == option, (module.__name__, name)
+    assert veth.argument_spec()['peer'] == {'type': 'str'} and vxlan.argument_spec()['vni'] == {'type': 'int'}
+    with pytest.raises(KeyError, match='not a shared link option: stp'):
+        _module.link_argument_spec(without=('stp',))
+
+
+def test_link_argument_spec_copies():
+    a = _module.link_argument_spec()
+    a['state']['choices'].append('bogus')
+    assert _module.LINK_ARGUMENT_SPEC['state']['choices'] == ['present', 'absent']
+
+
+def test_vxlan_neigh_replacement_undo_puts_the_old_mac_back():
+    nl = FakeNetlink()
+    link = vtep(nl)
+    nl._neigh[link['index']] = [{'ip': '10.0.0.2', 'mac': '02:00:00:00:00:02'}]
+    p = params(vxlan, name='vx0', vni=42, neigh=[{'ip': '10.0.0.2', 'mac': '02:00:00:00:00:03'},
+                                                 {'ip': '10.0.0.3', 'mac': '02:00:00:00:00:04'}])
+    _before, plan, _after = plan_for(vxlan, FakeNamespaces(root=nl), p)
+    assert plan.texts == ['set neighbour 10.0.0.2 lladdr 02:00:00:00:00:03 on vx0 in the current namespace',
+                          'set neighbour 10.0.0.3 lladdr 02:00:00:00:00:04 on vx0 in the current namespace']
+    plan.add('fails', _boom)
+    with pytest.raises(Exception):
+        plan.apply()
+    assert nl.calls[-2:] == [('neigh_del', 'vx0', '10.0.0.3'), ('neigh_set', 'vx0', '10.0.0.2', '02:00:00:00:00:02')]
+
+
+def _boom():
+    raise RuntimeError('boom')

@@ -3,7 +3,9 @@ import pytest
 from ansible_collections.hostnet.fabric.plugins.module_utils._plan import (
     ApplyError,
     Plan,
+    exclusive,
     plan_addresses,
+    plan_exclusive,
     plan_link_settings,
 )
 
@@ -156,3 +158,52 @@ def test_alias_undo_puts_the_old_alias_back():
         plan.apply()
     assert nl.calls == [('set_link', 'x', {'ifalias': 'mine'}), ('set_link', 'x', {'ifalias': 'theirs'})]
     assert err.value.rolled_back == ["set alias of x to 'mine' in the current namespace"]
+
+
+# ---------------------------------------------------------------- exclusive lists, planned once
+def test_exclusive_keeps_order_and_finds_replacements():
+    current = [{'ip': 'a', 'mac': '1'}, {'ip': 'b', 'mac': '2'}, {'ip': 'c', 'mac': '3'}]
+    wanted = [{'ip': 'd', 'mac': '4'}, {'ip': 'b', 'mac': '9'}, {'ip': 'c', 'mac': '3'}]
+    remove, put = exclusive(current, wanted, key=lambda e: e['ip'], value=lambda e: e['mac'])
+    assert remove == [{'ip': 'a', 'mac': '1'}]
+    assert put == [({'ip': 'd', 'mac': '4'}, None), ({'ip': 'b', 'mac': '9'}, {'ip': 'b', 'mac': '2'})]
+    # without value, an item whose key is there is no change
+    assert exclusive(current, wanted, key=lambda e: e['ip'])[1] == [({'ip': 'd', 'mac': '4'}, None)]
+    assert exclusive(['x', 'y'], ['y', 'z', 'z']) == (['x'], [('z', None), ('z', None)])
+    assert exclusive([], []) == ([], [])
+
+
+def test_exclusive_is_linear_on_big_lists():
+    # 20,000 items each side: a quadratic membership test would take minutes here
+    current = ['10.0.%d.%d' % (i // 256, i % 256) for i in range(20000)]
+    wanted = current[1000:] + ['10.1.%d.%d' % (i // 256, i % 256) for i in range(1000)]
+    remove, put = exclusive(current, wanted)
+    assert remove == current[:1000] and [item for item, _old in put] == wanted[-1000:]
+
+
+class Steps:
+    def __init__(self):
+        self.steps = []
+
+    def add(self, text, do, undo=None):
+        self.steps.append((text, do, undo))
+
+
+def test_plan_exclusive_texts_and_undo():
+    steps = Steps()
+    n = plan_exclusive(steps, ['a', 'b'], ['b', 'c'],
+                       remove=lambda x: ('remove ' + x, 'del ' + x, 'add ' + x),
+                       put=lambda x, old: ('add ' + x, 'add ' + x, 'del ' + x))
+    assert n == 2 and steps.steps == [('remove a', 'del a', 'add a'), ('add c', 'add c', 'del c')]
+    steps = Steps()
+    plan_exclusive(steps, ['a'], ['c'], undoable=False,
+                   remove=lambda x: ('remove ' + x, 'del ' + x, 'add ' + x),
+                   put=lambda x, old: ('add ' + x, 'add ' + x, 'del ' + x))
+    assert [s[2] for s in steps.steps] == [None, None]
+
+
+def test_addresses_created_link_have_no_undo():
+    nl = FakeNetlink(links=[{'ifname': 'x', 'kind': 'veth'}])
+    plan = Plan()
+    plan_link_settings(plan, nl, 'x', view(addresses=[]), {'addresses': ['10.0.0.1/24'], 'up': True}, created=True)
+    assert plan.texts == ["add address 10.0.0.1/24 to x in the current namespace"] and plan.actions[0].undo is None
