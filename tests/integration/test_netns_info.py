@@ -142,7 +142,6 @@ def test_a_container_through_its_process_without_naming_it(ansible, engine_api, 
     cid = 'c0ffee' * 10 + 'c0ff'
     routes['/containers/web/json'] = {'Id': cid, 'Name': '/web',
                                       'State': {'Running': True, 'Pid': container.pid, 'Status': 'running'}}
-    names_before = sorted(os.listdir('/run/netns')) if os.path.isdir('/run/netns') else []
     res = ansible.run('netns_info', {'container': 'web', 'docker_host': host})
     assert not res.get('failed'), res.get('msg')
     view = res['namespace']
@@ -153,8 +152,11 @@ def test_a_container_through_its_process_without_naming_it(ansible, engine_api, 
     assert sorted(view['links']) == ['eth0', 'eth1', 'lo']
     assert view['links']['eth0']['addresses'] == ['10.71.0.2/24'] and view['links']['eth0']['link'] == 'eth1'
     assert [(r['dst'], r['dev']) for r in view['routes']] == [('10.71.0.0/24', 'eth0')]
-    # nothing was named or mounted to read it
-    assert (sorted(os.listdir('/run/netns')) if os.path.isdir('/run/netns') else []) == names_before
+    # nothing was named or mounted to read it (other tests run in parallel: look for this namespace only)
+    assert sh('ip', 'netns', 'identify', str(container.pid)).stdout.split() == []
+    ino = os.stat('/proc/%d/ns/net' % container.pid).st_ino
+    with open('/proc/self/mountinfo') as f:
+        assert 'net:[%d]' % ino not in f.read()
 
 
 @pytest.fixture
