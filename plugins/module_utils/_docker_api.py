@@ -84,3 +84,23 @@ def container_pid(docker_host, container, timeout=10):
     if not state.get('Running') or not state.get('Pid'):
         raise DockerAPIError("container: '%s' is not running (status: %s)" % (container, state.get('Status')))
     return int(state['Pid'])
+
+
+# ---------------------------------------------------------------- read-only look-ups (netns_info)
+_INSPECT_URLS = {'container': '/containers/%s/json', 'network': '/networks/%s'}
+
+
+def inspect_object(docker_host, kind, ref, timeout=10):
+    """The engine's JSON for a container or a network (``kind``), by name or id.
+
+    A missing object raises DockerAPIError naming it: "network: no network 'x' on the Docker engine at ...".
+    """
+    if not valid_container_ref(ref):
+        raise DockerAPIError('%s: %r is not a valid %s name or id' % (kind, ref, kind))
+    status, data = get_json(docker_host, _INSPECT_URLS[kind] % quote(ref, safe=''), timeout)
+    if status == 404:
+        raise DockerAPIError("%s: no %s '%s' on the Docker engine at %s" % (kind, kind, ref, docker_host))
+    if status != 200 or not isinstance(data, dict):
+        msg = data.get('message') if isinstance(data, dict) else None
+        raise DockerAPIError("%s: the Docker engine answered %s for '%s': %s" % (kind, status, ref, msg))
+    return data

@@ -487,3 +487,506 @@ class Netlink(object):
             info['dev'] = self.name_of(info.pop('dev_index'))
         out.update(info)
         return out
+
+
+# =========================================================================== inspection
+# READ-ONLY INSPECTION (netns_info, the netns module's holder check).
+# Everything in this section only reads. Namespaces are opened by path (a /run/netns name,
+# /proc/PID/ns/net, a Docker sandbox under /var/run/docker/netns) with flags=0, so a missing
+# one is an error and nothing is ever created. Kernel messages are decoded once into plain
+# dicts shaped like what `ip -j -d link/addr/route/neigh` and `bridge -j fdb/link` print.
+
+IFF_LOWER_UP = 0x10000
+NUD_NONE = 0x00
+NTF_PROXY = 0x08
+RTA_TABLE_LOCAL = 255
+
+_ARPHRD = {1: 'ether', 24: 'ieee1394', 32: 'infiniband', 768: 'ipip', 769: 'tunnel6', 776: 'sit', 778: 'gre',
+           823: 'ip6gre', 772: 'loopback', 65534: 'none', 65535: 'void'}
+_BRPORT_STATES = {0: 'disabled', 1: 'listening', 2: 'learning', 3: 'forwarding', 4: 'blocking'}
+_NUD = ((0x01, 'incomplete'), (0x02, 'reachable'), (0x04, 'stale'), (0x08, 'delay'), (0x10, 'probe'),
+        (0x20, 'failed'), (0x40, 'noarp'), (0x80, 'permanent'))
+# ndm_flags as `bridge fdb show` names them, in its order
+_FDB_FLAGS = ((0x02, 'self'), (0x80, 'router'), (0x10, 'extern_learn'), (0x20, 'offload'), (0x04, 'master'),
+              (0x40, 'sticky'))
+_RT_TABLES = {253: 'default', 254: 'main', 255: 'local'}
+_RT_PROTOS = {0: 'unspec', 1: 'redirect', 2: 'kernel', 3: 'boot', 4: 'static', 8: 'gated', 9: 'ra', 10: 'mrt',
+              11: 'zebra', 12: 'bird', 13: 'dnrouted', 14: 'xorp', 15: 'ntk', 16: 'dhcp', 17: 'mrouted',
+              18: 'keepalived', 42: 'babel', 99: 'openr', 186: 'bgp', 187: 'isis', 188: 'ospf', 189: 'rip',
+              192: 'eigrp'}
+_RT_SCOPES = {0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere'}
+_RT_TYPES = {0: 'unspec', 1: 'unicast', 2: 'local', 3: 'broadcast', 4: 'anycast', 5: 'multicast', 6: 'blackhole',
+             7: 'unreachable', 8: 'prohibit', 9: 'throw', 10: 'nat', 11: 'xresolve'}
+_FAMILIES = {socket.AF_INET: 'inet', socket.AF_INET6: 'inet6'}
+
+
+def nsfs_state(path):
+    """'absent', 'mounted' (a live namespace file) or 'stale' (a file with nothing mounted on it).
+
+    Like netns_state(), for any path: /run/netns/NAME, /proc/PID/ns/net, /var/run/docker/netns/KEY.
+    """
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return 'absent'
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            os.stat(path)
+        except OSError:
+            return 'stale'
+        return 'mounted'
+    # /proc/PID/ns/net is not a mount point but always a live namespace while the process runs
+    if path.startswith('/proc/'):
+        return 'mounted'
+    return 'mounted' if os.path.ismount(path) else 'stale'
+
+
+def ns_inode(path):
+    """(st_dev, st_ino) of the namespace a path refers to."""
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino)
+
+
+def netns_names_of(inode):
+    """Names under /run/netns that refer to the namespace ``inode`` ((st_dev, st_ino))."""
+    out = []
+    for name in list_netns():
+        try:
+            if netns_state(name) == 'mounted' and ns_inode(netns_path(name)) == inode:
+                out.append(name)
+        except OSError:
+            continue
+    return out
+
+
+def parse_nsfs_mounts(text):
+    """Network-namespace mounts in a /proc/PID/mountinfo text: [{path, ino, peer_group}].
+
+    A bind-mounted namespace shows as fstype nsfs with root 'net:[INODE]'; peer_group is the
+    'shared:N' tag or None.
+    """
+    out = []
+    for line in text.splitlines():
+        head, sep, tail = line.partition(' - ')
+        if not sep or tail.split(' ', 1)[0] != 'nsfs':
+            continue
+        fields = head.split(' ')
+        if len(fields) < 6 or not (fields[3].startswith('net:[') and fields[3].endswith(']')):
+            continue
+        peer = None
+        for tag in fields[6:]:
+            if tag.startswith('shared:'):
+                peer = tag
+        path = fields[4].replace('\\040', ' ').replace('\\011', '\t').replace('\\012', '\n').replace('\\134', '\\')
+        out.append({'path': path, 'ino': int(fields[3][5:-1]), 'peer_group': peer})
+    return out
+
+
+def _ppid(proc, pid):
+    try:
+        with open('%s/%d/stat' % (proc, pid)) as f:
+            # 'PID (COMM) STATE PPID ...': COMM may hold spaces and parentheses, so split after the last ')'
+            return int(f.read().rsplit(')', 1)[1].split()[1])
+    except (IOError, OSError, IndexError, ValueError):
+        return None
+
+
+def _lineage(proc):
+    """This process and its ancestors (pids)."""
+    out = set()
+    pid = os.getpid()
+    while pid and pid not in out:
+        out.add(pid)
+        pid = _ppid(proc, pid)
+    return out
+
+
+def netns_holders(path, proc='/proc'):
+    """What keeps the namespace at ``path`` alive besides ``path`` itself.
+
+    Returns a list of plain dicts: {'kind': 'process', 'pid', 'comm'} for every process whose network
+    namespace it is, and {'kind': 'mount', 'path'} for every other mount of it (another /run/netns name,
+    Docker's sandbox file ...) that is not a copy mount propagation made of ``path``'s own mount. Empty when only
+    ``path`` holds it: removing that name then destroys the namespace and every interface in it.
+    Holders this process cannot see (an open file descriptor or socket of another process, a mount in
+    another mount namespace) are not found; callers treat "none found" as "would be destroyed".
+    This process, its ancestors (e.g. an `ip netns exec NAME ansible-playbook ...` that runs this very task)
+    and its children (pyroute2's short-lived helpers) are never counted: they do not outlive the task.
+    """
+    dev, ino = ns_inode(path)
+    holders = []
+    try:
+        pids = sorted(int(p) for p in os.listdir(proc) if p.isdigit())
+    except OSError:
+        pids = []
+    mine = _lineage(proc)
+    for pid in pids:
+        if pid in mine:
+            continue
+        try:
+            st = os.stat('%s/%d/ns/net' % (proc, pid))
+        except OSError:
+            continue  # gone, or a kernel thread we may not look into
+        if (st.st_dev, st.st_ino) != (dev, ino) or _ppid(proc, pid) == os.getpid():
+            continue
+        try:
+            with open('%s/%d/comm' % (proc, pid)) as f:
+                comm = f.read().strip()
+        except (IOError, OSError):
+            comm = '?'
+        holders.append({'kind': 'process', 'pid': pid, 'comm': comm})
+    try:
+        with open('%s/self/mountinfo' % proc) as f:
+            mounts = parse_nsfs_mounts(f.read())
+    except (IOError, OSError):
+        mounts = []
+    real = os.path.realpath(path)
+    own_groups = set(m['peer_group'] for m in mounts if m['path'] == real and m['ino'] == ino and m['peer_group'])
+    seen = set()
+    for m in mounts:
+        if m['ino'] != ino or m['path'] == real or m['path'] in seen:
+            continue
+        if m['peer_group'] in own_groups and os.path.basename(m['path']) == os.path.basename(real):
+            # a copy that mount propagation made of our own mount (the same name under a peer of its
+            # directory's mount): unmounting ours unmounts it too. A bind mount of ours under another name
+            # shares the peer group as well, but outlives ours.
+            continue
+        seen.add(m['path'])
+        holders.append({'kind': 'mount', 'path': m['path']})
+    return holders
+
+
+def describe_holders(holders, limit=5):
+    """'process 1234 (sleep), mount /run/netns/other' (at most ``limit``, then '... and N more')."""
+    texts = []
+    for h in holders:
+        if h['kind'] == 'process':
+            texts.append('process %d (%s)' % (h['pid'], h['comm']))
+        else:
+            texts.append('mount %s' % h['path'])
+    if len(texts) > limit:
+        texts = texts[:limit] + ['... and %d more' % (len(texts) - limit)]
+    return ', '.join(texts)
+
+
+def _nud_state(state):
+    if state == NUD_NONE:
+        return 'none'
+    names = [name for bit, name in _NUD if state & bit]
+    return ','.join(names) if names else hex(state)
+
+
+def _fdb_state(state):
+    # the names `bridge fdb show` prints; "" there (a learned entry) is 'dynamic' here
+    if state & NUD_PERMANENT:
+        return 'permanent'
+    if state & NUD_NOARP:
+        return 'static'
+    if state & 0x04:
+        return 'stale'
+    return 'dynamic'
+
+
+def decode_link_details(msg):
+    """Everything netns_info reports about a link, as a plain dict (names of other links unresolved).
+
+    Builds on decode_link() (the modules' decoder) and adds what an operator reads: alias, link type,
+    carrier, all VXLAN attributes, bridge attributes and bridge port attributes.
+    """
+    base = decode_link(msg)
+    attrs = _attrs(msg)
+    linkinfo = _attrs(attrs.get('IFLA_LINKINFO'))
+    data = _attrs(linkinfo.get('IFLA_INFO_DATA'))
+    out = {
+        'index': base['index'],
+        'name': base['ifname'],
+        'kind': base['kind'],
+        'link_type': _ARPHRD.get(msg.get('ifi_type'), msg.get('ifi_type')),
+        'state': base['operstate'],
+        'up': base['up'],
+        'carrier': bool(msg['flags'] & IFF_LOWER_UP),
+        'mtu': base['mtu'],
+        'mac': base['mac'],
+        'alias': base.get('alias'),
+        'master_index': base['master_index'],
+        'link_index': base['link_index'] or None,
+        'link_netnsid': base['link_netnsid'],
+    }
+    if base['kind'] == 'vxlan':
+        group = _norm_ip(data.get('IFLA_VXLAN_GROUP') or data.get('IFLA_VXLAN_GROUP6'))
+        ports = data.get('IFLA_VXLAN_PORT_RANGE') or {}
+        out['vxlan'] = {
+            'vni': data.get('IFLA_VXLAN_ID'),
+            'port': data.get('IFLA_VXLAN_PORT'),
+            'local': base['info']['local'],
+            'group': group if group and ipaddress.ip_address(group).is_multicast else None,
+            'remote': group if group and not ipaddress.ip_address(group).is_multicast else None,
+            'dev_index': base['info']['dev_index'],
+            'learning': base['info']['learning'],
+            'proxy': base['info']['proxy'],
+            'rsc': bool(data.get('IFLA_VXLAN_RSC')),
+            'l2miss': bool(data.get('IFLA_VXLAN_L2MISS')),
+            'l3miss': bool(data.get('IFLA_VXLAN_L3MISS')),
+            'external': bool(data.get('IFLA_VXLAN_COLLECT_METADATA')),
+            'ttl': data.get('IFLA_VXLAN_TTL'),
+            'tos': data.get('IFLA_VXLAN_TOS'),
+            'ageing': data.get('IFLA_VXLAN_AGEING'),
+            'udp_csum': bool(data.get('IFLA_VXLAN_UDP_CSUM')),
+            'srcport_min': ports.get('low'),
+            'srcport_max': ports.get('high'),
+        }
+    elif base['kind'] == 'bridge':
+        out['bridge'] = {
+            'stp': bool(data.get('IFLA_BR_STP_STATE')),
+            'vlan_filtering': bool(data.get('IFLA_BR_VLAN_FILTERING')),
+            'ageing_time': data.get('IFLA_BR_AGEING_TIME'),
+            'forward_delay': data.get('IFLA_BR_FORWARD_DELAY'),
+            'priority': data.get('IFLA_BR_PRIORITY'),
+        }
+    if linkinfo.get('IFLA_INFO_SLAVE_KIND') == 'bridge':
+        port = _attrs(linkinfo.get('IFLA_INFO_SLAVE_DATA'))
+        out['bridge_port'] = {
+            'state': _BRPORT_STATES.get(port.get('IFLA_BRPORT_STATE'), port.get('IFLA_BRPORT_STATE')),
+            'priority': port.get('IFLA_BRPORT_PRIORITY'),
+            'cost': port.get('IFLA_BRPORT_COST'),
+            'hairpin': bool(port.get('IFLA_BRPORT_MODE')),
+            'learning': bool(port.get('IFLA_BRPORT_LEARNING')),
+            'flood': bool(port.get('IFLA_BRPORT_UNICAST_FLOOD')),
+            'mcast_flood': bool(port.get('IFLA_BRPORT_MCAST_FLOOD')),
+            'bcast_flood': bool(port.get('IFLA_BRPORT_BCAST_FLOOD')),
+            'neigh_suppress': bool(port.get('IFLA_BRPORT_NEIGH_SUPPRESS')),
+            'isolated': bool(port.get('IFLA_BRPORT_ISOLATED')),
+        }
+    return out
+
+
+def decode_addr(msg):
+    """(link index, 'ADDRESS/PREFIX') of an RTM_NEWADDR message; the local address for point-to-point."""
+    attrs = _attrs(msg)
+    addr = attrs.get('IFA_LOCAL') or attrs.get('IFA_ADDRESS')
+    if addr is None:
+        return msg.get('index'), None
+    return msg.get('index'), str(ipaddress.ip_interface('%s/%d' % (addr, msg['prefixlen'])))
+
+
+def decode_fdb(msg):
+    """An AF_BRIDGE neighbour (FDB) message as a plain dict (device names unresolved)."""
+    attrs = _attrs(msg)
+    dst = attrs.get('NDA_DST')
+    return {
+        'mac': (attrs.get('NDA_LLADDR') or '').lower() or None,
+        'dev_index': msg.get('ifindex'),
+        'master_index': attrs.get('NDA_MASTER') or None,
+        'dst': str(ipaddress.ip_address(dst)) if dst else None,
+        'vlan': attrs.get('NDA_VLAN'),
+        'vni': attrs.get('NDA_VNI'),
+        'port': attrs.get('NDA_PORT'),
+        'state': _fdb_state(msg['state']),
+        'flags': [name for bit, name in _FDB_FLAGS if msg['flags'] & bit],
+    }
+
+
+def decode_neigh(msg):
+    """An IPv4/IPv6 neighbour message as a plain dict, or None for what `ip neigh show` leaves out
+    (other families, proxy entries, entries in state NOARP or NONE)."""
+    if msg.get('family') not in _FAMILIES or msg['flags'] & NTF_PROXY:
+        return None
+    if msg['state'] == NUD_NONE or msg['state'] & NUD_NOARP:
+        return None
+    attrs = _attrs(msg)
+    mac = attrs.get('NDA_LLADDR')
+    return {
+        'ip': str(ipaddress.ip_address(attrs['NDA_DST'])),
+        'dev_index': msg.get('ifindex'),
+        'mac': mac.lower() if mac else None,
+        'state': _nud_state(msg['state']),
+        'router': bool(msg['flags'] & 0x80),
+        'family': _FAMILIES[msg['family']],
+    }
+
+
+def _route_dst(family, attrs, dst_len):
+    if dst_len == 0:
+        return 'default'
+    dst = attrs.get('RTA_DST')
+    if dst is None:
+        dst = '0.0.0.0' if family == socket.AF_INET else '::'
+    return str(ipaddress.ip_network('%s/%d' % (dst, dst_len), strict=False))
+
+
+def decode_route(msg):
+    """An IPv4/IPv6 route as a plain dict (device names unresolved), or None for the local table
+    (the kernel's own local/broadcast routes, one per address) and other families."""
+    family = msg.get('family')
+    if family not in _FAMILIES:
+        return None
+    attrs = _attrs(msg)
+    table = attrs.get('RTA_TABLE', msg.get('table'))
+    if table == RTA_TABLE_LOCAL:
+        return None
+    gateway = attrs.get('RTA_GATEWAY')
+    via = attrs.get('RTA_VIA')
+    if gateway is None and isinstance(via, dict):
+        gateway = via.get('addr')
+    route = {
+        'family': _FAMILIES[family],
+        'dst': _route_dst(family, attrs, msg['dst_len']),
+        'gateway': str(ipaddress.ip_address(gateway)) if gateway else None,
+        'dev_index': attrs.get('RTA_OIF'),
+        'prefsrc': str(ipaddress.ip_address(attrs['RTA_PREFSRC'])) if attrs.get('RTA_PREFSRC') else None,
+        'table': _RT_TABLES.get(table, str(table)),
+        'protocol': _RT_PROTOS.get(msg['proto'], str(msg['proto'])),
+        'scope': _RT_SCOPES.get(msg['scope'], str(msg['scope'])),
+        'type': _RT_TYPES.get(msg['type'], str(msg['type'])),
+        'metric': attrs.get('RTA_PRIORITY'),
+        'nexthops': [],
+    }
+    for hop in attrs.get('RTA_MULTIPATH') or []:
+        hop_attrs = _attrs(hop)
+        gw = hop_attrs.get('RTA_GATEWAY')
+        route['nexthops'].append({'gateway': str(ipaddress.ip_address(gw)) if gw else None,
+                                  'dev_index': hop.get('oif'), 'weight': hop.get('hops', 0) + 1})
+    return route
+
+
+def assemble_netns_view(links, addrs, fdb, neighbours, routes):
+    """One namespace's decoded dumps -> the shape netns_info returns (links and bridges by name).
+
+    Pure: takes the decoded lists (decode_link_details, decode_addr, decode_fdb, decode_neigh,
+    decode_route) and resolves interface indexes to names within the namespace.
+    """
+    names = dict((l['index'], l['name']) for l in links)
+
+    def name(index):
+        return names.get(index) if index else None
+
+    by_index = {}
+    out_links = {}
+    for l in links:
+        view = dict(l)
+        view['master'] = name(view.pop('master_index'))
+        # the peer/parent is in this namespace only when no netnsid says otherwise
+        view['link'] = name(view['link_index']) if view['link_netnsid'] is None else None
+        view['addresses'] = []
+        view.pop('bridge', None)
+        view.pop('bridge_port', None)
+        if 'vxlan' in view:
+            vx = dict(view['vxlan'])
+            # the underlay device lives in the namespace the VXLAN device was created in
+            dev_index = vx.pop('dev_index')
+            vx['dev'] = name(dev_index) if view['link_netnsid'] is None else None
+            view['vxlan'] = vx
+        out_links[l['name']] = view
+        by_index[l['index']] = view
+    for index, cidr in addrs:
+        if cidr is not None and index in by_index:
+            by_index[index]['addresses'].append(cidr)
+    bridges = {}
+    for l in links:
+        if l['kind'] == 'bridge':
+            bridges[l['name']] = dict(l.get('bridge') or {}, ports={})
+    for l in links:
+        master = name(l['master_index'])
+        if master in bridges:
+            bridges[master]['ports'][l['name']] = dict(l.get('bridge_port') or {})
+
+    def named(entry, *keys):
+        # 'dev_index' -> 'dev', 'master_index' -> 'master'
+        entry = dict(entry)
+        for key in keys:
+            entry[key[:-len('_index')]] = name(entry.pop(key))
+        return entry
+
+    out_routes = []
+    for r in routes:
+        r = named(r, 'dev_index')
+        r['nexthops'] = [named(h, 'dev_index') for h in r['nexthops']]
+        out_routes.append(r)
+    return {
+        'links': out_links,
+        'bridges': bridges,
+        'fdb': [named(e, 'dev_index', 'master_index') for e in fdb],
+        'neighbours': [named(n, 'dev_index') for n in neighbours],
+        'routes': out_routes,
+    }
+
+
+class NetnsReader(object):
+    """A read-only rtnetlink socket in the namespace at ``path`` (None: the one this process runs in).
+
+    Opened with flags=0: a missing namespace raises NamespaceNotFound, nothing is created.
+    """
+
+    def __init__(self, path=None):
+        if PYROUTE2_IMPORT_ERROR is not None:
+            raise NetlinkOpError('pyroute2 is required on the managed host: %s' % PYROUTE2_IMPORT_ERROR)
+        self.path = path
+        if path is not None:
+            state = nsfs_state(path)
+            if state == 'absent':
+                raise NamespaceNotFound('no network namespace at %s' % path)
+            if state == 'stale':
+                raise NamespaceNotFound('%s is a left-over file with no namespace mounted on it' % path)
+        try:
+            self.ipr = IPRoute(netns=path, flags=0) if path else IPRoute()
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                raise NamespaceNotFound('no network namespace at %s (it vanished)' % path)
+            raise error_for(exc.errno, 'open a netlink socket in the namespace at %s' % path)
+
+    @property
+    def where(self):
+        return 'the namespace at %s' % self.path if self.path else 'the current namespace'
+
+    def close(self):
+        self.ipr.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def read(self):
+        """Links, bridges, FDB, neighbours and routes of the namespace, decoded and assembled."""
+        with translated('list links in %s' % self.where):
+            links = [decode_link_details(m) for m in self.ipr.get_links()]
+        with translated('list addresses in %s' % self.where):
+            addrs = [decode_addr(m) for m in self.ipr.get_addr()]
+        with translated('list FDB entries in %s' % self.where):
+            fdb = [decode_fdb(m) for m in self.ipr.fdb('dump')]
+        with translated('list neighbours in %s' % self.where):
+            neigh = [n for n in (decode_neigh(m) for m in self.ipr.get_neighbours()) if n is not None]
+        with translated('list routes in %s' % self.where):
+            routes = [r for r in (decode_route(m) for m in self.ipr.get_routes()) if r is not None]
+        view = assemble_netns_view(links, addrs, fdb, neigh, routes)
+        nsids = set(l['link_netnsid'] for l in view['links'].values() if l['link_netnsid'] is not None)
+        names = self.nsid_names(nsids) if nsids else {}
+        for l in view['links'].values():
+            l['link_netns'] = names.get(l['link_netnsid'])
+        return view
+
+    def nsid_names(self, nsids):
+        """{nsid: /run/netns name} for the ids this namespace has given other namespaces (RTM_GETNSID,
+        which only reads: it never assigns an id)."""
+        out = {}
+        for name in list_netns():
+            if len(out) == len(nsids):
+                break
+            try:
+                fd = os.open(netns_path(name), os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                with translated('read the id of namespace %s in %s' % (name, self.where)):
+                    answer = self.ipr.get_netnsid(fd=fd) or {}
+            except NetlinkOpError:
+                answer = {}
+            finally:
+                os.close(fd)
+            if answer.get('nsid') in nsids and answer['nsid'] not in out:
+                out[answer['nsid']] = name
+        return out
+
+
+# =========================================================================== end of inspection

@@ -29,8 +29,8 @@ options:
   state:
     description:
       - V(present) makes sure the name exists (and, with O(pid)/O(container), refers to that process's namespace).
-      - V(absent) removes the name if it exists. For a namespace of a running process only the name goes away;
-        the process keeps its network.
+      - V(absent) removes the name if it exists. For a namespace a running process still uses (a container's)
+        only the name goes away; the process keeps its network, and no O(force) is needed.
     type: str
     choices: [present, absent]
     default: present
@@ -49,7 +49,14 @@ options:
   force:
     description:
       - Remove (O(state=absent)) or re-point (O(pid)/O(container)) a name whose namespace still holds
-        interfaces other than C(lo). Without it that is an error and nothing is changed.
+        interfaces other than C(lo) and is kept alive by nothing but this name, so that removing the name
+        destroys them. Without it that is an error and nothing is changed.
+      - Not needed when a process still runs in the namespace (a container's, one adopted with O(pid)) or another
+        mount of it exists (another name, Docker's own file). Then only the name goes, the namespace and its
+        interfaces live on, and RV(actions) says what holds it.
+      - Holders are found by scanning C(/proc/*/ns/net) and this mount namespace's mounts. One that cannot be seen
+        from here (an open descriptor of another process, a mount in another mount namespace) is not counted, so
+        the module then asks for O(force) although nothing would be lost.
     type: bool
     default: false
 extends_documentation_fragment:
@@ -78,7 +85,12 @@ EXAMPLES = r'''
     name: proc1234
     pid: 1234
 
-- name: Remove a namespace that still has interfaces
+- name: Drop the name of the container's namespace again (the container keeps its network; no force needed)
+  hostnet.fabric.netns:
+    name: web
+    state: absent
+
+- name: Remove a namespace that still has interfaces and no process in it (they are destroyed)
   hostnet.fabric.netns:
     name: web1
     state: absent
@@ -91,7 +103,7 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["create namespace web1"]
+  sample: ["remove the name web; the namespace lives on, held by process 4242 (nginx) (nothing is destroyed)"]
 netns:
   description: The namespace after the run (predicted in check mode); V(null) when absent.
   returned: always
@@ -193,10 +205,22 @@ def converge(nss, p, before, plan):
     if p['state'] == 'absent':
         if before is None:
             return None
+        if before['stale']:
+            plan.add('remove stale left-over file %s (nothing mounted on it)' % path, lambda: os.unlink(path))
+            return None
+        holders = nlu.netns_holders(path)
+        if holders:
+            # a process (or another mount) still holds the namespace: only the name goes, nothing is destroyed
+            plan.add('remove the name %s; the namespace lives on, held by %s (nothing is destroyed)'
+                     % (name, nlu.describe_holders(holders)), lambda: nlu.netns_remove(name))
+            return None
         if _busy(before) and not p['force']:
-            raise FabricError("force: namespace '%s' still holds interfaces %s; set force: true to remove it"
+            raise FabricError("force: namespace '%s' still holds interfaces %s and nothing else keeps it alive: "
+                              "removing its name destroys them; set force: true to remove it"
                               % (name, ', '.join(_busy(before))))
-        plan.add('remove namespace %s' % name, lambda: nlu.netns_remove(name))
+        plan.add('remove namespace %s' % name + (' and destroy its interfaces %s' % ', '.join(_busy(before))
+                                                 if _busy(before) else ''),
+                 lambda: nlu.netns_remove(name))
         return None
 
     pid = target_pid(p)
@@ -216,10 +240,14 @@ def converge(nss, p, before, plan):
         plan.add('remove stale left-over file %s (nothing mounted on it)' % path, lambda: os.unlink(path))
         before = None
     elif before is not None and target is not None and before['inode'] != target[1]:
-        if _busy(before) and not p['force']:
-            raise FabricError("force: namespace '%s' refers to another namespace that still holds interfaces %s; "
-                              "set force: true to point it at process %d" % (name, ', '.join(_busy(before)), pid))
-        plan.add('unmount namespace %s (it refers to another namespace)' % name, lambda: nlu.netns_remove(name))
+        holders = nlu.netns_holders(path)
+        if _busy(before) and not holders and not p['force']:
+            raise FabricError("force: namespace '%s' refers to another namespace that still holds interfaces %s "
+                              "and nothing else keeps it alive; set force: true to point it at process %d"
+                              % (name, ', '.join(_busy(before)), pid))
+        plan.add('unmount namespace %s (it refers to another namespace%s)'
+                 % (name, ', which lives on, held by %s' % nlu.describe_holders(holders) if holders else ''),
+                 lambda: nlu.netns_remove(name))
         before = None
     if before is None:
         if pid is None:
