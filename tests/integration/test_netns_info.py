@@ -8,7 +8,8 @@ import pytest
 import netns_compare
 from conftest import sh, snapshot
 from netns_compare import compare
-from test_netns import proc  # noqa: F401 pylint: disable=unused-import  (the fixture: a process in its own namespace)
+# the fixture `proc` (a process in a network namespace of its own), used by `container` below
+from test_netns import proc  # noqa: F401 pylint: disable=unused-import
 
 VNI = 4242
 NET_ID = 'f3a5b2c1d0e9' + '0' * 52  # a Docker network id (64 hex digits)
