@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-import netns_compare
+pytest.register_assert_rewrite('netns_compare')  # detailed assertion messages from the shared comparison
+import netns_compare  # noqa: E402 pylint: disable=wrong-import-position
 from conftest import sh, snapshot
 from netns_compare import compare
 # the fixture `proc` (a process in a network namespace of its own), used by `container` below

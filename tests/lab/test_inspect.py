@@ -13,9 +13,11 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'integration'))
+pytest.register_assert_rewrite('netns_compare')  # detailed assertion messages from the shared comparison
 import netns_compare  # noqa: E402  (the one comparison, shared with the real-kernel tests)
 from test_overlay import wait_until  # noqa: E402  (the lab tests' one bounded wait)
 
