@@ -3,6 +3,8 @@ field. Used by tests/integration/test_netns_info.py (namespaces on this machine)
 (a container and an overlay network's namespace on lab hosts): each passes a function that runs an
 `ip`/`bridge` command inside the namespace and returns its parsed JSON."""
 
+import json
+
 # iproute2 queries, run inside the namespace (every one with -j)
 QUERIES = {
     'links': ['ip', '-j', '-d', 'link', 'show'],
@@ -13,6 +15,10 @@ QUERIES = {
     'brlinks': ['bridge', '-j', 'link', 'show'],
     'nsids': ['ip', '-j', 'netns', 'list-id'],
 }
+
+
+def _canonical(entry):
+    return json.dumps(entry, sort_keys=True)
 
 
 def kernel(run):
@@ -103,7 +109,7 @@ def compare(view, k):
     want = [{'mac': e['mac'], 'dev': e['ifname'], 'master': e.get('master'), 'dst': e.get('dst'),
              'vlan': e.get('vlan'), 'vni': e.get('vni'), 'port': e.get('port'), 'state': e['state'] or 'dynamic',
              'flags': e['flags']} for e in k['fdb']]
-    assert sorted(view['fdb'], key=repr) == sorted(want, key=repr)
+    assert sorted(view['fdb'], key=_canonical) == sorted(want, key=_canonical)
     # ---- neighbours (ip -j neigh show), sorted for the same reason
     want = sorted((n['dst'], n['dev'], n.get('lladdr'), ','.join(s.lower() for s in n.get('state', [])), 'router' in n)
                   for n in k['neigh'])
