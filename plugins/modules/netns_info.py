@@ -436,11 +436,16 @@ def read_network(p):
         entries = os.listdir(netns_dir)
     except OSError:
         entries = []
-    key = find_sandbox(entries, net_id)
+    # the live one: a file Docker has not cleaned up yet has nothing mounted on it
+    live = [e for e in entries if find_sandbox([e], net_id) and nlu.nsfs_state(os.path.join(netns_dir, e)) == 'mounted']
+    key = find_sandbox(live, net_id)
     if key is None:
-        raise FabricError("network: overlay network '%s' (id %s) has no namespace on this host (no %s under %s): "
+        left = find_sandbox(entries, net_id)
+        raise FabricError("network: overlay network '%s' (id %s) has no namespace on this host (no %s under %s%s): "
                           "Docker creates it when the first container on this host joins the network, and removes "
-                          "it when the last one leaves" % (net_name, net_id[:12], sandbox_key(1, net_id), netns_dir))
+                          "it when the last one leaves"
+                          % (net_name, net_id[:12], sandbox_key(1, net_id), netns_dir,
+                             '; %s is a left-over file with nothing mounted on it' % left if left else ''))
     path = os.path.join(netns_dir, key)
     try:
         return describe(path, name=key, extra={'network': summary})

@@ -3,6 +3,8 @@ field. Used by tests/integration/test_netns_info.py (namespaces on this machine)
 (a container and an overlay network's namespace on lab hosts): each passes a function that runs an
 `ip`/`bridge` command inside the namespace and returns its parsed JSON."""
 
+import json
+
 # iproute2 queries, run inside the namespace (every one with -j)
 QUERIES = {
     'links': ['ip', '-j', '-d', 'link', 'show'],
@@ -13,6 +15,10 @@ QUERIES = {
     'brlinks': ['bridge', '-j', 'link', 'show'],
     'nsids': ['ip', '-j', 'netns', 'list-id'],
 }
+
+
+def _canonical(entry):
+    return json.dumps(entry, sort_keys=True)
 
 
 def kernel(run):
@@ -98,17 +104,20 @@ def compare(view, k):
     mine = sorted((br, name, p['state'], p['priority'], p['cost'])
                   for br, b in view['bridges'].items() for name, p in b['ports'].items())
     assert mine == ports
-    # ---- FDB (bridge -j fdb show): the bridges' entries and the devices' own, in the kernel's order
+    # ---- FDB (bridge -j fdb show): the bridges' entries and the devices' own. Sorted: a dump walks hash
+    # tables, whose order changes when the kernel resizes them (entries it adds on its own can do that)
     want = [{'mac': e['mac'], 'dev': e['ifname'], 'master': e.get('master'), 'dst': e.get('dst'),
              'vlan': e.get('vlan'), 'vni': e.get('vni'), 'port': e.get('port'), 'state': e['state'] or 'dynamic',
              'flags': e['flags']} for e in k['fdb']]
-    assert view['fdb'] == want
-    # ---- neighbours (ip -j neigh show)
-    want = [(n['dst'], n['dev'], n.get('lladdr'), ','.join(s.lower() for s in n.get('state', [])), 'router' in n)
-            for n in k['neigh']]
-    assert [(n['ip'], n['dev'], n['mac'], n['state'], n['router']) for n in view['neighbours']] == want
+    assert sorted(view['fdb'], key=_canonical) == sorted(want, key=_canonical)
+    # ---- neighbours (ip -j neigh show), sorted for the same reason
+    want = sorted((n['dst'], n['dev'], n.get('lladdr'), ','.join(s.lower() for s in n.get('state', [])), 'router' in n)
+                  for n in k['neigh'])
+    got = sorted((n['ip'], n['dev'], n['mac'], n['state'], n['router']) for n in view['neighbours'])
+    assert got == want
     # ---- routes (ip -j -d route show table all, without the local table)
     want = sorted((route_dst(r), r.get('gateway'), r.get('dev'), r.get('prefsrc'), r['table'], r['protocol'],
                    r['scope'], r['type'], r.get('metric')) for r in k['routes'])
-    assert sorted((r['dst'], r['gateway'], r['dev'], r['prefsrc'], r['table'], r['protocol'], r['scope'],
-                   r['type'], r['metric']) for r in view['routes']) == want
+    got = sorted((r['dst'], r['gateway'], r['dev'], r['prefsrc'], r['table'], r['protocol'], r['scope'],
+                  r['type'], r['metric']) for r in view['routes'])
+    assert got == want

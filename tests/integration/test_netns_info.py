@@ -5,10 +5,12 @@ import os
 
 import pytest
 
-import netns_compare
+pytest.register_assert_rewrite('netns_compare')  # detailed assertion messages from the shared comparison
+import netns_compare  # noqa: E402 pylint: disable=wrong-import-position
 from conftest import sh, snapshot
 from netns_compare import compare
-from test_netns import proc  # noqa: F401 pylint: disable=unused-import  (the fixture: a process in its own namespace)
+# the fixture `proc` (a process in a network namespace of its own), used by `container` below
+from test_netns import proc  # noqa: F401 pylint: disable=unused-import
 
 VNI = 4242
 NET_ID = 'f3a5b2c1d0e9' + '0' * 52  # a Docker network id (64 hex digits)
@@ -162,7 +164,7 @@ def test_a_container_through_its_process_without_naming_it(ansible, engine_api, 
 @pytest.fixture
 def docker_netns_dir(tmpdir_short, make_ns):
     """A stand-in for Docker's exec-root netns directory with an overlay network's namespace in it: a real
-    namespace bind-mounted as '2-<network id>' (cut to 12), next to a left-over '1-' file of an older epoch."""
+    namespace bind-mounted as '2-<network id>' (cut to 12), next to files of other epochs with nothing mounted."""
     d = tmpdir_short / 'netns'
     d.mkdir()
     ns = make_ns('ov')
@@ -172,6 +174,7 @@ def docker_netns_dir(tmpdir_short, make_ns):
     sh('ip', '-n', ns, 'link', 'set', 'vxlan0', 'master', 'br0')
     sh('bridge', '-n', ns, 'fdb', 'add', '02:42:0a:00:00:03', 'dev', 'vxlan0', 'dst', '192.0.2.12')
     (d / ('1-' + NET_ID[:10])).write_text('')  # an old epoch: nothing mounted on it
+    (d / ('3-' + NET_ID[:10])).write_text('')  # a newer one, not mounted (yet, or any more)
     live = d / ('2-' + NET_ID[:10])
     live.write_text('')
     sh('mount', '--bind', '/run/netns/' + ns, str(live))
@@ -210,6 +213,9 @@ def test_docker_objects_without_a_namespace_are_explained(ansible, engine_api, t
     assert res['failed'] and res['msg'].startswith(
         "network: overlay network 'empty' (id f3a5b2c1d0e9) has no namespace on this host (no 1-f3a5b2c1d0 under %s)"
         % tmpdir_short)
+    (tmpdir_short / ('1-' + NET_ID[:10])).write_text('')
+    res = ansible.run('netns_info', {'network': 'empty', 'docker_host': host, 'docker_netns_dir': str(tmpdir_short)})
+    assert res['failed'] and '; 1-f3a5b2c1d0 is a left-over file with nothing mounted on it)' in res['msg']
     res = ansible.run('netns_info', {'network': 'nope', 'docker_host': host})
     assert res['failed'] and "network: no network 'nope' on the Docker engine" in res['msg']
     res = ansible.run('netns_info', {'container': 'stopped', 'docker_host': host})
