@@ -46,9 +46,12 @@ def read(lab, tmp_path, host, args, *options):
 
 
 def kernel(lab, host, path):
-    """What iproute2 reports inside the namespace at ``path`` on ``host``."""
-    return netns_compare.kernel(
-        lambda cmd: json.loads(lab.out(host, 'nsenter --net=%s %s' % (path, ' '.join(cmd))) or '[]'))
+    """What iproute2 reports inside the namespace at ``path`` on ``host`` (all queries in one docker exec)."""
+    queries = list(netns_compare.QUERIES.values())
+    script = '; '.join("nsenter --net=%s %s | tr -d '\\n'; echo" % (path, ' '.join(cmd)) for cmd in queries)
+    lines = lab.sh(host, script).stdout.split('\n')
+    outputs = dict(zip((tuple(cmd) for cmd in queries), lines))
+    return netns_compare.kernel(lambda cmd: json.loads(outputs[tuple(cmd)] or '[]'))
 
 
 def inspect_text(lab, host, *options, **extra_vars):
