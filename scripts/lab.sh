@@ -223,6 +223,22 @@ record_host_state() {
     } >"$RUN/host-state"
 }
 
+# systemd in every lab host takes inotify instances of the same user (root; the hosts have no
+# user namespace): the kernel's default of 128 per user runs out at about a dozen booted hosts,
+# and systemd then fails to boot ("Failed to allocate manager object"). Raised while labs run;
+# the old value is restored with the rest of the host state when the lab's engine stops.
+INOTIFY_MIN=1024
+inotify_ensure() {
+    local f=/proc/sys/fs/inotify/max_user_instances cur
+    cur="$(cat "$f")"
+    [ "$cur" -lt "$INOTIFY_MIN" ] || return 0
+    if [ -f "$RUN/host-state" ] && ! grep -q '^inotify_instances=' "$RUN/host-state"; then
+        printf 'inotify_instances=%s\n' "$cur" >>"$RUN/host-state"
+    fi
+    printf '%s\n' "$INOTIFY_MIN" >"$f"
+    say "raised fs.inotify.max_user_instances from $cur to $INOTIFY_MIN (systemd in each lab host takes some)"
+}
+
 # Delete every rule (in any chain of TABLE) that jumps to CHAIN, then the chain itself.
 drop_chain() {
     local table="$1" chain="$2" rule
@@ -262,6 +278,8 @@ restore_host_state() {
     [ -z "$policy" ] || iptables -P FORWARD "$policy" 2>/dev/null || true
     ipf="$(sed -n 's/^ip_forward=//p' "$RUN/host-state")"
     [ -z "$ipf" ] || printf '%s\n' "$ipf" >/proc/sys/net/ipv4/ip_forward
+    ipf="$(sed -n 's/^inotify_instances=//p' "$RUN/host-state")"
+    [ -z "$ipf" ] || printf '%s\n' "$ipf" >/proc/sys/fs/inotify/max_user_instances
     # directories dockerd/containerd create at their default places even with our own roots
     if [ -z "${had[had_etc_docker]:-}" ]; then rm -f /etc/docker/key.json; rmdir /etc/docker 2>/dev/null || true; fi
     if [ -z "${had[had_opt_containerd]:-}" ]; then
@@ -421,8 +439,9 @@ debian_mirror() {
 
 image_packages() {
     # python3-requests / python3-docker: what community.docker's modules need on the host
+    # nftables: the native fabric's VXLAN firewall; iperf3: the fabric's data-path benchmark
     local pkgs=(systemd systemd-sysv dbus python3 python3-apt python3-requests python3-docker iproute2
-        iputils-ping iptables procps docker.io)
+        iputils-ping iptables nftables iperf3 procps docker.io)
     # Debian 13 ships the docker CLI in its own package
     [ "$1" = trixie ] && pkgs+=(docker-cli)
     local IFS=,
@@ -796,6 +815,7 @@ cmd_up() {
     if ! engine_resolve; then
         engine_start
     fi
+    inotify_ensure
     if [ -n "$(dk network ls -q --filter "label=$LABEL=$NAME")$(dk ps -aq --filter "label=$LABEL=$NAME")" ]; then
         local have_distro
         have_distro="$(dk network inspect -f "{{index .Labels \"$LABEL.distro\"}}" "$NET" 2>/dev/null || true)"
