@@ -2,6 +2,7 @@
 # throwaway network namespaces ("hosts") that each test creates and removes. Nothing here
 # touches the namespace the tests run in, except where a test enters a throwaway namespace
 # to play "the current namespace".
+import datetime
 import json
 import os
 import socket
@@ -104,6 +105,15 @@ def addrs(ns, name):
     return sorted(out)
 
 
+def _seconds(duration):
+    """How long a task ran on the host (the json callback's start/end), or None."""
+    try:
+        start, end = (datetime.datetime.fromisoformat(duration[k].rstrip('Z')) for k in ('start', 'end'))
+    except (KeyError, ValueError, AttributeError):
+        return None
+    return (end - start).total_seconds()
+
+
 class Ansible:
     """Runs tasks through ansible-playbook (JSON callback) and returns one result per task."""
 
@@ -144,6 +154,7 @@ class Ansible:
             for task in play['tasks']:
                 res = task['hosts'].get('localhost', {})
                 res['_task'] = task['task']['name']
+                res['_seconds'] = _seconds(task['task'].get('duration') or {})
                 results.append(res)
         self.last_rc = proc.returncode
         return results
