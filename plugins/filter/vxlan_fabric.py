@@ -11,6 +11,7 @@ __metaclass__ = type
 # vxlan_fabric_stale.yml next to this file (one per filter).
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.hostnet.fabric.plugins.filter.ping_matrix import ping_matrix
 from ansible_collections.hostnet.fabric.plugins.module_utils import _fabric
 
 
@@ -44,6 +45,36 @@ def vxlan_fabric_results(small, full=None):
     return _fabric.combine(_plain(small), _plain(full))
 
 
+def _runs(loop_results):
+    # a looped netns_ping task registers {'results': [{'item': {...segment...}, 'results': [...]}, ...]}
+    out = []
+    for run in _plain(loop_results) or []:
+        if run.get('skipped'):
+            continue
+        item = run.get('item') or {}
+        out.append({'segment': item.get('segment'), 'results': run.get('results') or []})
+    return out
+
+
+def vxlan_fabric_verdicts(small_runs, full_runs):
+    return _fabric.verdicts(_runs(small_runs), _runs(full_runs))
+
+
+def vxlan_fabric_matrices(per_host, segments):
+    """One ping_matrix per segment from every host's verdicts."""
+    out = []
+    per_host = [h or {} for h in _plain(per_host) or []]
+    for seg in _plain(segments) or []:
+        results = [r for h in per_host for r in h.get(seg['name'], [])]
+        title = 'segment %s (VNI %s, %s, MTU %s; cells: ok, MTU = only small packets pass, MISS)' % (
+            seg['name'], seg['vni'], seg['subnet'], seg['mtu'])
+        matrix = ping_matrix(results, title=title)
+        matrix['misses'] = ['%s: %s' % (seg['name'], m) for m in matrix['misses']]
+        matrix['segment'] = seg['name']
+        out.append(matrix)
+    return out
+
+
 def vxlan_fabric_stale(info, host_plan=None, namespaces=None, also_netns=None):
     return _fabric.stale(_plain(info), _plain(host_plan), _plain(namespaces or []), _plain(also_netns or []))
 
@@ -54,5 +85,7 @@ class FilterModule(object):
             'vxlan_fabric_plan': vxlan_fabric_plan,
             'vxlan_fabric_probes': vxlan_fabric_probes,
             'vxlan_fabric_results': vxlan_fabric_results,
+            'vxlan_fabric_verdicts': vxlan_fabric_verdicts,
+            'vxlan_fabric_matrices': vxlan_fabric_matrices,
             'vxlan_fabric_stale': vxlan_fabric_stale,
         }

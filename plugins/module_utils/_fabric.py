@@ -321,7 +321,8 @@ def plan(hosts, segments, netns_prefix='hf-'):
                         'netns': host.get('netns') or None,
                         'namespaces': set(host.get('namespaces') or []),
                         'links': set(((host.get('info') or {}).get('links') or {}).keys()),
-                        'workloads': _workloads(host, number, by_name, netns_prefix, errors)})
+                        'workloads': _workloads(host, number, by_name, host.get('netns_prefix') or netns_prefix,
+                                                errors)})
     underlays = {}
     for m in members:
         other = underlays.get(m['underlay']['ip'])
@@ -394,6 +395,7 @@ def plan(hosts, segments, netns_prefix='hf-'):
             host_segs.append(entry)
         ready_bridges = set(s['bridge'] for s in host_segs if s['ready'])
         for wl in m['workloads']:
+            wl['mtu'] = by_name[wl['segment']]['mtu']
             wl['ready'] = wl['bridge'] in ready_bridges and wl['netns'] in m['namespaces']
         out_hosts[m['name']] = {
             'name': m['name'], 'number': m['number'], 'netns': m['netns'], 'underlay_ip': m['underlay']['ip'],
@@ -435,6 +437,14 @@ def probes(fabric, host):
                 found.append(probe)
         out.append({'segment': seg['name'], 'size': seg['mtu'] - 28, 'probes': found})
     return out
+
+
+def verdicts(small_runs, full_runs):
+    """Per segment, the verdicts of one host's probe runs (one small and one DF run per segment, each
+    ``{'segment': ..., 'results': [...]}``)."""
+    full = dict((r['segment'], r.get('results') or []) for r in full_runs or [])
+    return dict((r['segment'], combine(r.get('results') or [], full.get(r['segment'], [])))
+                for r in small_runs or [])
 
 
 def combine(small, full):

@@ -121,7 +121,7 @@ def test_workload_plan():
     a = p['hosts']['h1']['workloads'][0]
     assert a == {'name': 'a', 'segment': 'web', 'netns': 't-a', 'container': None, 'ifname': 'eth0',
                  'veth': 'hfw-a', 'ip': '10.42.0.17', 'address': '10.42.0.17/24', 'mac': '02:42:0a:2a:00:11',
-                 'gateway': '10.42.0.1', 'bridge': 'hfbr4201', 'ready': False,
+                 'gateway': '10.42.0.1', 'bridge': 'hfbr4201', 'ready': False, 'mtu': 1450,
                  'alias': 'hostnet.fabric.vxlan_fabric kind=netns netns=t-a workload=a'}
 
 
@@ -305,3 +305,21 @@ def test_filters_take_ansible_shaped_input_and_refuse_nonsense():
     with pytest.raises(AnsibleFilterError, match='h9 is not a host of the plan'):
         vxlan_fabric_probes(ok_plan(), 'h9')
     assert vxlan_fabric_plan(three(), 'x')['errors'] == ["vxlan_fabric_segments: must be a list (got 'x')"]
+
+
+def test_verdicts_and_matrices_from_looped_runs():
+    from ansible_collections.hostnet.fabric.plugins.filter.vxlan_fabric import (
+        vxlan_fabric_matrices, vxlan_fabric_verdicts)
+    small = {'results': [{'item': {'segment': 'web'}, 'results': [{'from': 'h1/a', 'to': 'h2/c', 'ok': True},
+                                                                 {'from': 'h1', 'to': 'h2/c', 'ok': True}]},
+                         {'item': {'segment': 'db'}, 'skipped': True}]}
+    full = {'results': [{'item': {'segment': 'web'}, 'results': [{'from': 'h1/a', 'to': 'h2/c', 'ok': True},
+                                                                {'from': 'h1', 'to': 'h2/c', 'ok': False}]}]}
+    v1 = vxlan_fabric_verdicts(small['results'], full['results'])
+    assert v1 == {'web': [{'from': 'h1/a', 'to': 'h2/c', 'status': 'ok'}, {'from': 'h1', 'to': 'h2/c', 'status': 'MTU'}]}
+    v2 = {'web': [{'from': 'h2/c', 'to': 'h1/a', 'status': 'MISS'}]}
+    p = ok_plan()
+    web, db = vxlan_fabric_matrices([v1, v2], p['segments'])
+    assert web['misses'] == ['web: h1 -> h2/c: MTU', 'web: h2/c -> h1/a: MISS'] and not web['ok']
+    assert web['lines'][0].startswith('segment web (VNI 4201, 10.42.0.0/24, MTU 1450')
+    assert db['paths'] == 0 and not db['ok']
