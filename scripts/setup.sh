@@ -24,7 +24,9 @@ APT_PACKAGES=(
     python3         # base interpreter of the venv (3.11 on Debian 12)
     python3-venv    # venv + ensurepip for it
     iproute2        # ip netns / ip link: integration tests and the build smoke test
-    iputils-ping    # connectivity checks in integration tests
+    iputils-ping    # connectivity checks in integration tests; hostnet.fabric.netns_ping runs its ping
+    nftables        # nft: hostnet.fabric.vxlan_firewall and its integration tests
+    iptables        # vxlan_firewall forward_bridges (Docker's FORWARD chain) and its integration tests
     jq              # scripts/test.sh reads module results
     rsync           # scripts/test.sh copies the collection for ansible-test
     shellcheck      # ansible-test sanity's shellcheck test
