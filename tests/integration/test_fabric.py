@@ -167,9 +167,14 @@ def test_fabric_converges_verifies_and_is_removed_exactly(fabric):
     rc, stats, failures, data = fabric.run(names)
     assert rc == 0, failures
     if HAVE_PING_MODULE:
-        shown = [res for play in data['plays'] for task in play['tasks'] if task['task']['name'].startswith('Reachab')
-                 for res in task['hosts'].values()]
-        assert shown, 'the role printed no matrix'
+        shown = [item['msg'] for play in data['plays'] for task in play['tasks']
+                 if 'Reachability (rows from' in task['task']['name']
+                 for res in task['hosts'].values() for item in res.get('results', [])]
+        # one matrix per segment: 2 x 3 workload rows + 3 host rows, every cell ok or the diagonal
+        assert len(shown) == 2, shown
+        for lines in shown:
+            assert 'all ok' in lines[0] and len(lines) == 1 + 1 + 9, lines
+            assert all('MISS' not in line and 'MTU' not in line.split(';')[-1] for line in lines[2:]), lines
     else:
         print('vxlan_fabric_verify is off: hostnet.fabric.netns_ping is not in this checkout yet')
     assert full_matrix(fabric, names) == []
@@ -209,7 +214,8 @@ def test_fabric_converges_verifies_and_is_removed_exactly(fabric):
                 ip_json(ns, 'neigh', 'show', 'dev', vxname))
             assert '192.168.250.12' not in text and '"%s"' % workload_ip(seg, 12, 1) not in text
             gw = '%s/24' % ipaddress.ip_network(seg['subnet'])[NUMBERS[host]]
-            assert [a['local'] + '/%d' % a['prefixlen'] for a in ip_json(ns, 'addr', 'show', 'dev', 'hfbr%d' % seg['vni'])[0]['addr_info'] if a['family'] == 'inet'] == [gw]
+            on_bridge = ip_json(ns, 'addr', 'show', 'dev', 'hfbr%d' % seg['vni'])[0]['addr_info']
+            assert ['%s/%d' % (a['local'], a['prefixlen']) for a in on_bridge if a['family'] == 'inet'] == [gw]
     assert full_matrix(fabric, ['h1', 'h3']) == []
 
     # absent (with h2 back in, so each host removes its own) leaves the hosts as they were before the first run
