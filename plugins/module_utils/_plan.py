@@ -28,6 +28,93 @@ class Action(object):
         self.do = do
         self.undo = undo
 
+    @property
+    def texts(self):
+        return [self.text]
+
+    def run(self):
+        self.do()
+
+    def rollback(self):
+        """Undo a done action: (texts rolled back, errors)."""
+        if self.undo is None:
+            return [], []
+        try:
+            self.undo()
+        except Exception as exc:  # the caller keeps going: undo as much as we can
+            return [], ['%s: %s' % (self.text, exc)]
+        return [self.text], []
+
+
+class BatchFailed(Exception):
+    """Entries of a Batch failed; the batch's own done entries were already undone."""
+
+    def __init__(self, failed, cause, rolled_back, rollback_errors):
+        super(BatchFailed, self).__init__(str(cause))
+        self.failed = failed
+        self.cause = cause
+        self.rolled_back = rolled_back
+        self.rollback_errors = rollback_errors
+
+
+class Batch(object):
+    """Many entry steps (FDB, neighbours ...) applied as ONE step of a Plan, in few kernel round trips.
+
+    Each entry keeps its own text and undo, like an Action, but ``do`` and ``undo`` are requests
+    (plain data) that ``send(requests)`` applies together: it returns one result per request, in
+    order, None for done or the exception it failed with, and attempts them all. When entries
+    fail, the entries done are undone (in reverse order, one more send) and BatchFailed names the
+    first failure, so a failure in the middle of a batch leaves nothing of it behind.
+    """
+
+    def __init__(self, send):
+        self.send = send
+        self.entries = []
+
+    def add(self, text, do, undo=None):
+        self.entries.append((text, do, undo))
+
+    @property
+    def texts(self):
+        return [text for text, _do, _undo in self.entries]
+
+    def __len__(self):
+        return len(self.entries)
+
+    def _undo(self, indexes):
+        todo = [i for i in reversed(indexes) if self.entries[i][2] is not None]
+        if not todo:
+            return [], []
+        try:
+            results = self.send([self.entries[i][2] for i in todo])
+        except Exception as exc:
+            return [], ['%s: %s' % (self.entries[i][0], exc) for i in todo]
+        rolled_back, errors = [], []
+        for i, result in zip(todo, results):
+            if result is None:
+                rolled_back.append(self.entries[i][0])
+            else:
+                errors.append('%s: %s' % (self.entries[i][0], result))
+        return rolled_back, errors
+
+    def run(self):
+        try:
+            results = self.send([do for _text, do, _undo in self.entries])
+        except Exception as exc:  # nothing known to be done: the send itself failed
+            raise BatchFailed(self.entries[0][0] if len(self.entries) == 1 else
+                              '%d entries starting with: %s' % (len(self.entries), self.entries[0][0]), exc, [], [])
+        failed = [i for i, result in enumerate(results) if result is not None]
+        if failed:
+            rolled_back, errors = self._undo([i for i, result in enumerate(results) if result is None])
+            first = failed[0]
+            cause = results[first]
+            if len(failed) > 1:
+                cause = '%s (and %d more entries of the batch failed)' % (cause, len(failed) - 1)
+            raise BatchFailed(self.entries[first][0], cause, rolled_back, errors)
+
+    def rollback(self):
+        return self._undo(list(range(len(self.entries))))
+
 
 class ApplyError(Exception):
     """An action failed; ``rolled_back`` lists what was undone, ``rollback_errors`` what could not be."""
@@ -46,18 +133,25 @@ class ApplyError(Exception):
 
 
 class Plan(object):
+    """Steps in order: Actions, and Batches of entries (each entry one text of the plan)."""
+
     def __init__(self):
         self.actions = []
 
     def add(self, text, do, undo=None):
         self.actions.append(Action(text, do, undo))
 
+    def add_batch(self, batch):
+        """Append a Batch as one step (an empty one adds nothing)."""
+        if len(batch):
+            self.actions.append(batch)
+
     @property
     def texts(self):
-        return [a.text for a in self.actions]
+        return [text for action in self.actions for text in action.texts]
 
     def __len__(self):
-        return len(self.actions)
+        return sum(len(action.texts) for action in self.actions)
 
     def __bool__(self):
         return bool(self.actions)
@@ -68,18 +162,18 @@ class Plan(object):
         done = []
         for action in self.actions:
             try:
-                action.do()
+                action.run()
             except Exception as exc:
-                rolled_back, errors = [], []
+                if isinstance(exc, BatchFailed):
+                    failed, cause, rolled_back, errors = (exc.failed, exc.cause, list(exc.rolled_back),
+                                                          list(exc.rollback_errors))
+                else:
+                    failed, cause, rolled_back, errors = action.text, exc, [], []
                 for prev in reversed(done):
-                    if prev.undo is None:
-                        continue
-                    try:
-                        prev.undo()
-                        rolled_back.append(prev.text)
-                    except Exception as undo_exc:  # keep going: undo as much as we can
-                        errors.append('%s: %s' % (prev.text, undo_exc))
-                raise ApplyError(action.text, exc, rolled_back, errors)
+                    texts, errs = prev.rollback()
+                    rolled_back.extend(texts)
+                    errors.extend(errs)
+                raise ApplyError(failed, cause, rolled_back, errors)
             done.append(action)
 
 

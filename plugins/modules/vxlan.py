@@ -246,6 +246,7 @@ vxlan:
 '''
 
 import ipaddress
+import socket
 
 from ansible_collections.hostnet.fabric.plugins.module_utils import _validate as v
 from ansible_collections.hostnet.fabric.plugins.module_utils._module import (
@@ -256,7 +257,7 @@ from ansible_collections.hostnet.fabric.plugins.module_utils._module import (
     run,
 )
 from ansible_collections.hostnet.fabric.plugins.module_utils._netlink import ZERO_MAC
-from ansible_collections.hostnet.fabric.plugins.module_utils._plan import plan_exclusive, plan_link_settings
+from ansible_collections.hostnet.fabric.plugins.module_utils._plan import Batch, plan_exclusive, plan_link_settings
 
 # Attributes the kernel cannot change on an existing device (changelink answers EOPNOTSUPP).
 IMMUTABLE = ('vni', 'dstport', 'local', 'dev', 'group', 'proxy')
@@ -329,8 +330,15 @@ def validate(p):
 
 
 # --------------------------------------------------------------------------- reading
+def _ip_order(text):
+    """Sort key of canonical address text: IPv4 before IPv6, then numeric (ipaddress' order, in C)."""
+    if ':' in text:
+        return (6, socket.inet_pton(socket.AF_INET6, text))
+    return (4, socket.inet_pton(socket.AF_INET, text))
+
+
 def _sorted_entries(entries, key):
-    return sorted(entries, key=lambda e: (ipaddress.ip_address(e[key]).version, ipaddress.ip_address(e[key])))
+    return sorted(entries, key=lambda e: _ip_order(e[key]))
 
 
 def read(nss, p):
@@ -398,12 +406,11 @@ def plan_restore(nl, name, old):
             nl.add_address(name, cidr)
         if old.get('up'):
             nl.set_link(name, state='up')
-        for dst in old.get('peers') or []:
-            nl.fdb_append(name, ZERO_MAC, dst)
-        for e in old.get('fdb') or []:
-            nl.fdb_append(name, e['mac'], e['dst'])
-        for e in old.get('neigh') or []:
-            nl.neigh_set(name, e['ip'], e['mac'])
+        for failure in nl.apply_batch(name, [('fdb_append', ZERO_MAC, dst) for dst in old.get('peers') or []]
+                                      + [('fdb_append', e['mac'], e['dst']) for e in old.get('fdb') or []]
+                                      + [('neigh_set', e['mac'], e['ip']) for e in old.get('neigh') or []]):
+            if failure is not None:
+                raise failure
     return restore
 
 
@@ -420,39 +427,42 @@ def _mac_of(e):
 
 
 def plan_entries(plan, nl, name, current, p, created):
-    """Flood list, static FDB and neighbour entries (each list exclusive when given)."""
+    """Flood list, static FDB and neighbour entries (each list exclusive when given).
+
+    All of them go into one Batch: requests (op, mac, ip) sent many per round trip with the link
+    resolved once (see _netlink.apply_batch); each entry keeps its own text and undo.
+    """
     after = {}
     where = nl.where
     undoable = not created
+    batch = Batch(lambda requests: nl.apply_batch(name, requests))
     if p['peers'] is not None:
         plan_exclusive(
-            plan, current.get('peers') or [], p['peers'], undoable=undoable,
+            batch, current.get('peers') or [], p['peers'], undoable=undoable,
             remove=lambda d: ('remove flood entry for peer %s on %s in %s' % (d, name, where),
-                              lambda: nl.fdb_del(name, ZERO_MAC, d), lambda: nl.fdb_append(name, ZERO_MAC, d)),
+                              ('fdb_del', ZERO_MAC, d), ('fdb_append', ZERO_MAC, d)),
             put=lambda d, _old: ('add flood entry for peer %s on %s in %s' % (d, name, where),
-                                 lambda: nl.fdb_append(name, ZERO_MAC, d), lambda: nl.fdb_del(name, ZERO_MAC, d)))
+                                 ('fdb_append', ZERO_MAC, d), ('fdb_del', ZERO_MAC, d)))
         after['peers'] = [e['dst'] for e in _sorted_entries([{'dst': d} for d in p['peers']], 'dst')]
     if p['fdb'] is not None:
         plan_exclusive(
-            plan, current.get('fdb') or [], p['fdb'], key=_fdb_key, undoable=undoable,
+            batch, current.get('fdb') or [], p['fdb'], key=_fdb_key, undoable=undoable,
             remove=lambda e: ('remove fdb entry %s dst %s on %s in %s' % (e['mac'], e['dst'], name, where),
-                              lambda: nl.fdb_del(name, e['mac'], e['dst']),
-                              lambda: nl.fdb_append(name, e['mac'], e['dst'])),
+                              ('fdb_del', e['mac'], e['dst']), ('fdb_append', e['mac'], e['dst'])),
             put=lambda e, _old: ('add fdb entry %s dst %s on %s in %s' % (e['mac'], e['dst'], name, where),
-                                 lambda: nl.fdb_append(name, e['mac'], e['dst']),
-                                 lambda: nl.fdb_del(name, e['mac'], e['dst'])))
+                                 ('fdb_append', e['mac'], e['dst']), ('fdb_del', e['mac'], e['dst'])))
         after['fdb'] = _sorted_entries(p['fdb'], 'dst')
     if p['neigh'] is not None:
         # one entry per address: a different MAC replaces it, and its undo puts the old one back
         plan_exclusive(
-            plan, current.get('neigh') or [], p['neigh'], key=_ip_key, value=_mac_of, undoable=undoable,
+            batch, current.get('neigh') or [], p['neigh'], key=_ip_key, value=_mac_of, undoable=undoable,
             remove=lambda e: ('remove neighbour %s on %s in %s' % (e['ip'], name, where),
-                              lambda: nl.neigh_del(name, e['ip']), lambda: nl.neigh_set(name, e['ip'], e['mac'])),
+                              ('neigh_del', None, e['ip']), ('neigh_set', e['mac'], e['ip'])),
             put=lambda e, old: ('set neighbour %s lladdr %s on %s in %s' % (e['ip'], e['mac'], name, where),
-                                lambda: nl.neigh_set(name, e['ip'], e['mac']),
-                                (lambda: nl.neigh_set(name, old['ip'], old['mac'])) if old
-                                else (lambda: nl.neigh_del(name, e['ip']))))
+                                ('neigh_set', e['mac'], e['ip']),
+                                ('neigh_set', old['mac'], old['ip']) if old else ('neigh_del', None, e['ip'])))
         after['neigh'] = _sorted_entries(p['neigh'], 'ip')
+    plan.add_batch(batch)
     return after
 
 

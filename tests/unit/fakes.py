@@ -92,6 +92,23 @@ class FakeNetlink:
     def neigh_del(self, ifname, ip):
         self._call('neigh_del', ifname, ip)
 
+    def apply_batch(self, ifname, requests):
+        """Like Netlink.apply_batch: every request tried, one result per request (None or the error)."""
+        results = []
+        for op, mac, ip in requests:
+            try:
+                if op in ('fdb_append', 'fdb_del'):
+                    getattr(self, op)(ifname, mac, ip)
+                elif op == 'neigh_set':
+                    self.neigh_set(ifname, ip, mac)
+                else:
+                    self.neigh_del(ifname, ip)
+            except Exception as exc:  # pylint: disable=broad-except
+                results.append(exc)
+            else:
+                results.append(None)
+        return results
+
     def default_gateway(self, family=4):
         return self.gateway
 

@@ -121,3 +121,28 @@ def test_multicast_group():
     assert v.multicast_ip('group', '239.1.1.1') == '239.1.1.1'
     with pytest.raises(v.ValidationError, match='must be a multicast address'):
         v.multicast_ip('group', '10.1.1.1')
+
+
+# the C fast path for canonical IPv4 text must give exactly what the ipaddress path gives
+@pytest.mark.parametrize('value', ['10.0.0.1', '0.0.0.0', '255.255.255.255', '224.0.0.1', '239.255.255.255',
+                                   '223.255.255.255', '240.0.0.1', '010.0.0.1', '1.2.3', '1.2.3.4 ', ' 1.2.3.4',
+                                   '1.2.3.256', '01.2.3.4', '1.2.3.4/32', '', 'fd00::1', '::ffff:1.2.3.4', b'10.0.0.1',
+                                   7, None])
+@pytest.mark.parametrize('allow_multicast', [True, False])
+def test_ip_fast_path_agrees_with_ipaddress(value, allow_multicast, monkeypatch):
+    def outcome():
+        try:
+            return 'ok', v.ip('p', value, allow_multicast=allow_multicast)
+        except v.ValidationError as exc:
+            return 'error', str(exc)
+
+    fast = outcome()
+    monkeypatch.setattr(v, '_canonical_ipv4', lambda _value: None)
+    assert fast == outcome()
+
+
+def test_same_family_without_parsing():
+    v.same_family('x', ['10.0.0.1', None, '10.0.0.2'])
+    v.same_family('x', ['fd00::1', '::ffff:1.2.3.4'])
+    with pytest.raises(v.ValidationError, match='one IP family'):
+        v.same_family('x', ['10.0.0.1', 'fd00::1'])
