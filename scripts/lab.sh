@@ -718,6 +718,9 @@ write_inventory() {
         printf '    hostnet_underlay_network: %s\n    hostnet_underlay_subnet: %s\n' "$NET" "$subnet"
         printf '    hostnet_underlay_mtu: %s\n' "$mtu"
         printf '    hostnet_probe_image: "%s"\n' "$PROBE_IMAGE"
+        # the native VXLAN fabric (hostnet.fabric.vxlan_fabric): one segment, one workload namespace per host in
+        # the host's block (host number = the underlay address's last byte, block N = 10.42.0.N*16/28)
+        printf '    vxlan_fabric_segments:\n      - {name: fabric, vni: 4242, subnet: 10.42.0.0/24}\n'
         printf '  hosts:\n'
         i=0
         for h in "${hosts[@]}"; do
@@ -727,6 +730,8 @@ write_inventory() {
             [ -n "$iface" ] || die "$h: no interface holds the underlay address $ip"
             printf '    %s:\n      ansible_host: %s\n      hostnet_underlay_ip: %s\n      hostnet_underlay_iface: %s\n' \
                 "$h" "$h" "$ip" "$iface"
+            printf '      vxlan_fabric_workloads:\n        - {name: work, segment: fabric, address: 10.42.0.%s}\n' \
+                "$(( ${ip##*.} * 16 + 1 ))"
         done
         printf '  children:\n'
         printf '    kv_servers:\n      hosts:\n        %s: {}\n' "${hosts[0]}"

@@ -7,10 +7,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 # The hostnet.fabric.vxlan_fabric role's planning, as filters (the logic is in module_utils/_fabric.py).
-# Documentation: vxlan_fabric_plan.yml, vxlan_fabric_probes.yml, vxlan_fabric_results.yml and
-# vxlan_fabric_stale.yml next to this file (one per filter).
+# Documentation: vxlan_fabric_plan.yml, vxlan_fabric_probes.yml, vxlan_fabric_verdicts.yml,
+# vxlan_fabric_matrices.yml and vxlan_fabric_stale.yml next to this file (one per filter).
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.hostnet.fabric.plugins.filter.ping_matrix import ping_matrix
 from ansible_collections.hostnet.fabric.plugins.module_utils import _fabric
 
 
@@ -40,8 +41,34 @@ def vxlan_fabric_probes(fabric, host):
     return _fabric.probes(fabric, host)
 
 
-def vxlan_fabric_results(small, full=None):
-    return _fabric.combine(_plain(small), _plain(full))
+def _runs(loop_results):
+    # a looped netns_ping task registers {'results': [{'item': {...segment...}, 'results': [...]}, ...]}
+    out = []
+    for run in _plain(loop_results) or []:
+        if run.get('skipped'):
+            continue
+        item = run.get('item') or {}
+        out.append({'segment': item.get('segment'), 'results': run.get('results') or []})
+    return out
+
+
+def vxlan_fabric_verdicts(runs):
+    return _fabric.verdicts(_runs(runs))
+
+
+def vxlan_fabric_matrices(per_host, segments):
+    """One ping_matrix per segment from every host's verdicts."""
+    out = []
+    per_host = [h or {} for h in _plain(per_host) or []]
+    for seg in _plain(segments) or []:
+        results = [r for h in per_host for r in h.get(seg['name'], [])]
+        title = 'segment %s (VNI %s, %s, MTU %s; DF pings of MTU - 28 bytes; MTU = only small packets pass)' % (
+            seg['name'], seg['vni'], seg['subnet'], seg['mtu'])
+        matrix = ping_matrix(results, title=title)
+        matrix['misses'] = ['%s: %s' % (seg['name'], m) for m in matrix['misses']]
+        matrix['segment'] = seg['name']
+        out.append(matrix)
+    return out
 
 
 def vxlan_fabric_stale(info, host_plan=None, namespaces=None, also_netns=None):
@@ -53,6 +80,7 @@ class FilterModule(object):
         return {
             'vxlan_fabric_plan': vxlan_fabric_plan,
             'vxlan_fabric_probes': vxlan_fabric_probes,
-            'vxlan_fabric_results': vxlan_fabric_results,
+            'vxlan_fabric_verdicts': vxlan_fabric_verdicts,
+            'vxlan_fabric_matrices': vxlan_fabric_matrices,
             'vxlan_fabric_stale': vxlan_fabric_stale,
         }

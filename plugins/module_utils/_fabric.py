@@ -67,7 +67,7 @@ def parse_alias(alias):
 
 
 def _bare(cidr):
-    return cidr.split('/')[0]
+    return cidr.partition('/')[0]
 
 
 # ------------------------------------------------------------------------------------------- segments
@@ -259,7 +259,7 @@ def _workloads(host, number, by_name, prefix, errors):
                           % (where, seg['name'], seg['name']))
             continue
         try:
-            ip = ipaddress.IPv4Address(str(wl.get('address')).split('/')[0])
+            ip = ipaddress.IPv4Address(str(wl.get('address')).partition('/')[0])
         except ValueError:
             errors.append('%s: address must be an IPv4 address (got %r)' % (where, wl.get('address')))
             continue
@@ -321,7 +321,8 @@ def plan(hosts, segments, netns_prefix='hf-'):
                         'netns': host.get('netns') or None,
                         'namespaces': set(host.get('namespaces') or []),
                         'links': set(((host.get('info') or {}).get('links') or {}).keys()),
-                        'workloads': _workloads(host, number, by_name, netns_prefix, errors)})
+                        'workloads': _workloads(host, number, by_name, host.get('netns_prefix') or netns_prefix,
+                                                errors)})
     underlays = {}
     for m in members:
         other = underlays.get(m['underlay']['ip'])
@@ -349,8 +350,8 @@ def plan(hosts, segments, netns_prefix='hf-'):
         most = lowest - OVERHEAD[family]
         if seg['mtu_wanted'] is not None and seg['mtu_wanted'] > most:
             errors.append('segment %s: mtu %d does not fit the underlay (smallest underlay MTU %d minus %d bytes of '
-                          'VXLAN over IPv%d: at most %d)' % (seg['name'], seg['mtu_wanted'], lowest, OVERHEAD[family],
-                                                            family, most))
+                          'VXLAN over IPv%d: at most %d)'
+                          % (seg['name'], seg['mtu_wanted'], lowest, OVERHEAD[family], family, most))
         seg['mtu'] = seg['mtu_wanted'] if seg['mtu_wanted'] is not None else most
     if errors:
         return {'errors': errors, 'hosts': {}, 'segments': []}
@@ -394,6 +395,7 @@ def plan(hosts, segments, netns_prefix='hf-'):
             host_segs.append(entry)
         ready_bridges = set(s['bridge'] for s in host_segs if s['ready'])
         for wl in m['workloads']:
+            wl['mtu'] = by_name[wl['segment']]['mtu']
             wl['ready'] = wl['bridge'] in ready_bridges and wl['netns'] in m['namespaces']
         out_hosts[m['name']] = {
             'name': m['name'], 'number': m['number'], 'netns': m['netns'], 'underlay_ip': m['underlay']['ip'],
@@ -414,8 +416,9 @@ def plan(hosts, segments, netns_prefix='hf-'):
 
 def probes(fabric, host):
     """What HOST pings: from each of its workloads every other endpoint of the segment, from the host itself
-    every workload of the segment. Returns one list per segment: [{segment, size, probes}] where size is the
-    DF payload that exactly fills the segment MTU (MTU - 20 IPv4 - 8 ICMP)."""
+    every workload of the segment. Returns one entry per segment: [{segment, size, probes}] where size is the
+    don't-fragment payload that exactly fills the segment MTU (MTU - 20 IPv4 - 8 ICMP); netns_ping tells a path
+    that passes only small packets (MTU) from one that does not work at all (MISS)."""
     me = fabric['hosts'][host]
     out = []
     for seg in fabric['segments']:
@@ -437,20 +440,15 @@ def probes(fabric, host):
     return out
 
 
-def combine(small, full):
-    """One result per path from a small ping and a DF ping of MTU-28 bytes: ok, MTU (small passes, full-size
-    does not) or MISS, ready for the ping_matrix filter."""
-    big = dict(((r['from'], r['to']), r) for r in full or [])
-    out = []
-    for r in small or []:
-        other = big.get((r['from'], r['to']))
-        if not r.get('ok'):
-            status = 'MISS'
-        elif other is None or not other.get('ok'):
-            status = 'MTU'
-        else:
-            status = 'ok'
-        out.append({'from': r['from'], 'to': r['to'], 'status': status})
+def verdicts(runs):
+    """Per segment, one host's verdicts from its probe runs (one don't-fragment run of MTU - 28 bytes per segment,
+    each ``{'segment': ..., 'results': [...]}`` with netns_ping's results: status ok, MTU - only small packets
+    pass - or MISS)."""
+    out = {}
+    for run in runs or []:
+        out.setdefault(run['segment'], []).extend(
+            {'from': r['from'], 'to': r['to'],
+             'status': r.get('status') or ('ok' if r.get('ok') else 'MISS')} for r in run.get('results') or [])
     return out
 
 

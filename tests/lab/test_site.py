@@ -80,12 +80,17 @@ def test_containers_on_different_hosts_ping_by_name(lab, site):
 
 def test_native_fabric_workloads_reach_each_other(lab, site):
     assert site[0] == 0
-    for i, h in enumerate(lab.hosts):
-        vx = json.loads(lab.out(h, 'ip -j -d link show hfvx0'))[0]
+    addresses = {}
+    for h in lab.hosts:
+        vx = json.loads(lab.out(h, 'ip -j -d link show hfvx4242'))[0]
         assert vx['linkinfo']['info_data']['id'] == 4242 and vx['linkinfo']['info_data']['port'] == 4789
-        for j in range(len(lab.hosts)):
-            if i != j:
-                lab.sh(h, 'ip netns exec hf-work ping -c 1 -W 2 10.42.0.%d' % (j + 11))
+        eth0 = json.loads(lab.out(h, 'ip -n hf-work -j addr show dev eth0'))[0]
+        addresses[h] = [a['local'] for a in eth0['addr_info'] if a['family'] == 'inet'][0]
+    for h in lab.hosts:
+        for other, address in addresses.items():
+            if other != h:
+                lab.sh(h, 'ip netns exec hf-work ping -c 1 -W 2 %s' % address)
+                lab.sh(h, 'ping -c 1 -W 2 %s' % address)
 
 
 def test_second_run_changes_nothing(lab, site):

@@ -5,7 +5,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.hostnet.fabric.plugins.filter.vxlan_fabric import (
-    vxlan_fabric_plan, vxlan_fabric_probes, vxlan_fabric_results, vxlan_fabric_stale)
+    vxlan_fabric_plan, vxlan_fabric_probes, vxlan_fabric_stale)
 from ansible_collections.hostnet.fabric.plugins.module_utils import _fabric
 
 SEGMENTS = [{'name': 'web', 'vni': 4201, 'subnet': '10.42.0.0/24'},
@@ -121,7 +121,7 @@ def test_workload_plan():
     a = p['hosts']['h1']['workloads'][0]
     assert a == {'name': 'a', 'segment': 'web', 'netns': 't-a', 'container': None, 'ifname': 'eth0',
                  'veth': 'hfw-a', 'ip': '10.42.0.17', 'address': '10.42.0.17/24', 'mac': '02:42:0a:2a:00:11',
-                 'gateway': '10.42.0.1', 'bridge': 'hfbr4201', 'ready': False,
+                 'gateway': '10.42.0.1', 'bridge': 'hfbr4201', 'ready': False, 'mtu': 1450,
                  'alias': 'hostnet.fabric.vxlan_fabric kind=netns netns=t-a workload=a'}
 
 
@@ -253,16 +253,6 @@ def test_probes_cover_every_pair_once():
     assert _fabric.probes(ok_plan(hosts), 'h1')[0]['probes'][-1]['netns'] == 'nsh1'
 
 
-def test_results_combine_small_and_full_size():
-    small = [{'from': 'a', 'to': 'b', 'ok': True}, {'from': 'a', 'to': 'c', 'ok': True},
-             {'from': 'b', 'to': 'a', 'ok': False}]
-    full = [{'from': 'a', 'to': 'b', 'ok': True}, {'from': 'a', 'to': 'c', 'ok': False},
-            {'from': 'b', 'to': 'a', 'ok': False}]
-    assert vxlan_fabric_results(small, full) == [{'from': 'a', 'to': 'b', 'status': 'ok'},
-                                                 {'from': 'a', 'to': 'c', 'status': 'MTU'},
-                                                 {'from': 'b', 'to': 'a', 'status': 'MISS'}]
-
-
 # ------------------------------------------------------------------ removal
 
 def _links(*entries):
@@ -305,3 +295,20 @@ def test_filters_take_ansible_shaped_input_and_refuse_nonsense():
     with pytest.raises(AnsibleFilterError, match='h9 is not a host of the plan'):
         vxlan_fabric_probes(ok_plan(), 'h9')
     assert vxlan_fabric_plan(three(), 'x')['errors'] == ["vxlan_fabric_segments: must be a list (got 'x')"]
+
+
+def test_verdicts_and_matrices_from_looped_runs():
+    from ansible_collections.hostnet.fabric.plugins.filter.vxlan_fabric import (
+        vxlan_fabric_matrices, vxlan_fabric_verdicts)
+    runs = [{'item': {'segment': 'web'}, 'results': [{'from': 'h1/a', 'to': 'h2/c', 'ok': True, 'status': 'ok'},
+                                                     {'from': 'h1', 'to': 'h2/c', 'ok': False, 'status': 'MTU'}]},
+            {'item': {'segment': 'db'}, 'skipped': True}]
+    v1 = vxlan_fabric_verdicts(runs)
+    assert v1 == {'web': [{'from': 'h1/a', 'to': 'h2/c', 'status': 'ok'}, {'from': 'h1', 'to': 'h2/c', 'status': 'MTU'}]}
+    v2 = vxlan_fabric_verdicts([{'item': {'segment': 'web'}, 'results': [{'from': 'h2/c', 'to': 'h1/a', 'ok': False}]}])
+    assert v2 == {'web': [{'from': 'h2/c', 'to': 'h1/a', 'status': 'MISS'}]}
+    p = ok_plan()
+    web, db = vxlan_fabric_matrices([v1, v2], p['segments'])
+    assert web['misses'] == ['web: h1 -> h2/c: MTU', 'web: h2/c -> h1/a: MISS'] and not web['ok']
+    assert web['lines'][0].startswith('segment web (VNI 4201, 10.42.0.0/24, MTU 1450')
+    assert db['paths'] == 0 and not db['ok']
