@@ -50,8 +50,21 @@ def sh(*args, check=True, **kw):
     return subprocess.run(args, check=check, capture_output=True, text=True, **kw)
 
 
+TIME = '/usr/bin/time'  # GNU time (Debian package time): the peak RSS of the measured process alone
+
+
 def run_process(argv, env=None):
-    """(Sample of wall and CPU seconds, peak RSS KiB, stdout text) of one process, from wait4()."""
+    """(Sample of wall and CPU seconds, peak RSS KiB, stdout text) of one process.
+
+    CPU from wait4(). The peak RSS comes from GNU time running the process: a child forked from
+    this (large) Python process starts with this process' resident pages, and Linux keeps that
+    high-water mark across exec(), so wait4()'s ru_maxrss of a direct child would report this
+    runner's size, not the module's. Without /usr/bin/time the RSS is None."""
+    rss_file = None
+    if os.path.exists(TIME):
+        fd, rss_file = tempfile.mkstemp(prefix='hf-bench-rss-')
+        os.close(fd)
+        argv = [TIME, '-f', '%M', '-o', rss_file] + list(argv)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
@@ -61,10 +74,16 @@ def run_process(argv, env=None):
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
+    rss = None
+    if rss_file:
+        with open(rss_file) as f:
+            lines = [line for line in f.read().splitlines() if line.strip().isdigit()]
+        os.unlink(rss_file)
+        rss = int(lines[-1]) if lines else None
     if proc.returncode != 0:
         command = ' '.join(str(a) for a in argv[:3])
         raise RuntimeError('%s failed (rc %s):\n%s\n%s' % (command, proc.returncode, stdout[-2000:], stderr[-2000:]))
-    return Sample(t1 - t0, usage.ru_utime + usage.ru_stime), usage.ru_maxrss, stdout
+    return Sample(t1 - t0, usage.ru_utime + usage.ru_stime), rss, stdout
 
 
 class Sample(object):
