@@ -23,7 +23,8 @@
 #   STAGES="unit lint"   stages to run when no arguments are given
 #   KEEP_GOING=1         run the remaining stages after a failure
 #   PYTEST_WORKERS=2     pytest-xdist workers for the integration tests
-#   PYTEST_ARGS="..."    extra pytest arguments (unit and integration), e.g. "-x -k bridge"
+#   PYTEST_ARGS="..."    extra pytest arguments (unit and integration), quoted as in a shell,
+#                        e.g. PYTEST_ARGS='-x -k "bridge and not check"'
 #   SANITY_ARGS="..."    extra ansible-test sanity arguments, e.g. "--test pylint"
 #   KEEP_TMP=1           keep the temporary directories of the sanity and build stages
 set -euo pipefail
@@ -63,8 +64,11 @@ for s in "${ALL_STAGES[@]}"; do
     case " ${selected[*]} " in *" $s "*) stages+=("$s") ;; esac
 done
 
-read -r -a pytest_args <<<"${PYTEST_ARGS:-}"
-read -r -a sanity_args <<<"${SANITY_ARGS:-}"
+# split like a shell would (quotes group words: PYTEST_ARGS='-k "bridge and not check"'), with
+# no expansion of anything inside (xargs parses quotes, it runs no shell)
+split_words() { printf '%s' "$1" | xargs -r -n1 printf '%s\n'; }
+mapfile -t pytest_args < <(split_words "${PYTEST_ARGS:-}")
+mapfile -t sanity_args < <(split_words "${SANITY_ARGS:-}")
 
 # ---------------------------------------------------------------- set-up
 "$REPO/scripts/setup.sh"

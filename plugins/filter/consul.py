@@ -23,9 +23,17 @@ _NODE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$')
 _LOG_LEVELS = ('trace', 'debug', 'info', 'warn', 'error')
 _ACL_POLICIES = ('allow', 'deny')
 _TOKEN_TYPES = ('initial_management', 'agent', 'default')
+# the oldest Consul series the role renders for, and where the configuration changed
+# (Consul's changelog): `ui_config` replaced `ui` in 1.9.0; `acl.tokens.initial_management`
+# replaced `acl.tokens.master` in 1.11.0; `ports.grpc_tls` exists from 1.14.0
+OLDEST = (1, 8)
+_UI_CONFIG = (1, 9)
+_INITIAL_MANAGEMENT = (1, 11)
+_GRPC_TLS = (1, 14)
+_VERSION = re.compile(r'^(?:Consul )?v?(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*)?$')
 # keys the role manages itself; `extra` may add to a configuration, never replace these
 _MANAGED = ('datacenter', 'node_name', 'data_dir', 'server', 'bootstrap_expect', 'bind_addr', 'advertise_addr',
-            'client_addr', 'retry_join', 'encrypt', 'ports', 'ui_config', 'acl',
+            'client_addr', 'retry_join', 'encrypt', 'ports', 'ui', 'ui_config', 'acl',
             # these would get around the address and cluster checks
             'addresses', 'bootstrap', 'primary_datacenter', 'advertise_addr_wan', 'serf_lan', 'serf_wan')
 _SECRET_KEYS = ('encrypt', 'acl', 'tokens')
@@ -94,9 +102,31 @@ def _merge(base, extra, path=''):
     return base
 
 
+def parse_version(text):
+    """The release version in `consul version`'s output (its first line, "Consul v1.8.7"), or in a
+    version string ("1.20.1"); an error when there is none."""
+    first = str(text or '').strip().splitlines()
+    match = _VERSION.match(first[0].strip()) if first else None
+    if not match:
+        _fail('version', 'must be a Consul release version such as 1.20.1 (or `consul version` output)',
+              first[0] if first else '')
+    return '%s.%s.%s' % match.groups()
+
+
+def version_tuple(text):
+    """(major, minor, patch) of parse_version(text); refuses a release older than OLDEST."""
+    version = parse_version(text)
+    parts = tuple(int(p) for p in version.split('.'))
+    if parts[:2] < OLDEST:
+        _fail('version', 'Consul %s is older than %d.%d, the oldest series this role supports: install %d.%d or newer'
+              % ((version,) + OLDEST + OLDEST))
+    return parts
+
+
 def consul_config(settings):
     s = dict(settings or {})
     allow_public = bool(s.get('allow_public', False))
+    version = version_tuple(s.get('version'))
 
     datacenter = str(s.get('datacenter') or '')
     if not _DATACENTER.match(datacenter):
@@ -133,15 +163,20 @@ def consul_config(settings):
         'ports': {'http': _port('http_port', s.get('http_port', 8500), False),
                   'dns': _port('dns_port', s.get('dns_port', 8600), True),
                   # gRPC is for service mesh (Envoy), which this collection does not use
-                  'grpc': -1, 'grpc_tls': -1},
+                  'grpc': -1},
         'retry_join': [a for a in retry_join if a != advertise],
-        'ui_config': {'enabled': bool(s.get('ui'))},
         # no calls home from air-gapped sites
         'disable_update_check': True,
         # a client leaves the cluster when stopped; a server stays a member (quorum)
         'leave_on_terminate': not server,
         'skip_leave_on_interrupt': server,
     }
+    if version >= _GRPC_TLS:
+        config['ports']['grpc_tls'] = -1
+    if version >= _UI_CONFIG:
+        config['ui_config'] = {'enabled': bool(s.get('ui'))}
+    else:
+        config['ui'] = bool(s.get('ui'))
     if server:
         try:
             expect = int(s.get('bootstrap_expect'))
@@ -182,6 +217,9 @@ def consul_config(settings):
             _fail('acl', 'a server with ACLs on needs the initial management token')
         if 'agent' not in tokens:
             _fail('acl', 'an agent with ACLs on needs its agent token (or it cannot register itself)')
+        if version < _INITIAL_MANAGEMENT and 'initial_management' in tokens:
+            # the same token under its name before 1.11
+            tokens['master'] = tokens.pop('initial_management')
         secrets['acl'] = {'tokens': tokens}
 
     extra = s.get('extra') or {}
@@ -191,7 +229,7 @@ def consul_config(settings):
         if key in _SECRET_KEYS or 'token' in key or key.startswith('encrypt'):
             _fail('config_extra', 'may not carry secrets (%r): they belong in secrets.json' % key)
     _merge(config, extra)
-    return {'config': config, 'secrets': secrets}
+    return {'config': config, 'secrets': secrets, 'version': '%d.%d.%d' % version}
 
 
 def consul_cluster_check(rendered, expect=None):
@@ -233,4 +271,5 @@ def consul_cluster_check(rendered, expect=None):
 
 class FilterModule(object):
     def filters(self):
-        return {'consul_config': consul_config, 'consul_cluster_check': consul_cluster_check}
+        return {'consul_config': consul_config, 'consul_cluster_check': consul_cluster_check,
+                'consul_version': parse_version}

@@ -249,3 +249,70 @@ def test_release_tampering_is_refused(lab, tmp_path, mirror, damage, message):
     assert message in text, failed_messages(data)
     assert not (tmp_path / 'cache' / 'unpacked').exists(), 'something was unpacked from a refused release'
     assert footprint(lab) == before
+
+
+# --- the real Consul 1.8.7 (Debian 11's package, made into a release zip by scripts/consul-archive.sh) ---
+
+ARCHIVE_SCRIPT = Path(__file__).resolve().parents[2] / 'scripts' / 'consul-archive.sh'
+
+
+@pytest.fixture(scope='session')
+def real_archive():
+    """consul_1.8.7_linux_amd64.zip and its SHA256SUMS, fetched (once, cached) the way apt fetches packages."""
+    import subprocess
+    proc = subprocess.run([str(ARCHIVE_SCRIPT)], capture_output=True, text=True, check=False, timeout=600)
+    assert proc.returncode == 0, 'scripts/consul-archive.sh failed:\n%s' % proc.stderr
+    zip_path = Path(proc.stdout.strip())
+    version = zip_path.name.split('_')[1]
+    return {'zip': zip_path, 'version': version, 'sums': zip_path.parent / ('consul_%s_SHA256SUMS' % version)}
+
+
+@pytest.fixture(scope='session')
+def real_binary(real_archive, tmp_path_factory):
+    out = tmp_path_factory.mktemp('consul-bin')
+    with zipfile.ZipFile(real_archive['zip']) as zf:
+        zf.extract('consul', out)
+    (out / 'consul').chmod(0o755)
+    return out / 'consul'
+
+
+def test_real_binary_validates_what_is_rendered_for_its_series(real_archive, real_binary, tmp_path):
+    """Server and client configurations with every feature the role turns on (gossip encryption,
+    ACLs with all three tokens, DNS off, UI on) pass the real binary's `consul validate` when rendered
+    for its release; rendered for 1.14+ they are refused by it (the test can fail)."""
+    import subprocess
+    from ansible_collections.hostnet.fabric.plugins.filter.consul import consul_config
+
+    version_out = subprocess.run([str(real_binary), 'version'], capture_output=True, text=True, check=True).stdout
+    assert version_out.splitlines()[0] == 'Consul v%s' % real_archive['version']
+    key = read_or_create(str(tmp_path / 'gossip.key'), 'gossip')
+    t1, t2, t3 = (str(uuid.uuid4()) for _i in range(3))
+    common = {'datacenter': 'dc1', 'client_address': '127.0.0.1', 'data_dir': str(tmp_path / 'data'),
+              'http_port': 8500, 'dns_port': -1, 'ui': True, 'log_level': 'info', 'extra': {}, 'encrypt_key': key,
+              'retry_join': ['10.0.0.5', '10.0.0.6', '10.0.0.7']}
+    agents = {
+        'server': dict(common, node_name='kv1', server=True, bootstrap_expect=3, bind_address='10.0.0.5',
+                       acl={'enabled': True, 'default_policy': 'deny',
+                            'tokens': {'initial_management': t1, 'agent': t2}}),
+        'client': dict(common, node_name='dh1', server=False, bind_address='10.0.0.9',
+                       acl={'enabled': True, 'default_policy': 'deny', 'tokens': {'agent': t2, 'default': t3}}),
+    }
+
+    def validate(settings, version):
+        out = consul_config(dict(settings, version=version))
+        d = tmp_path / ('%s-%s' % (settings['node_name'], version))
+        d.mkdir()
+        (d / 'consul.json').write_text(json.dumps(out['config']))
+        (d / 'secrets.json').write_text(json.dumps(out['secrets']))
+        return subprocess.run([str(real_binary), 'validate', str(d / 'consul.json'), str(d / 'secrets.json')],
+                              capture_output=True, text=True, check=False)
+
+    for kind, settings in agents.items():
+        res = validate(settings, version_out)
+        assert res.returncode == 0, '%s rendered for %s: %s%s' % (kind, real_archive['version'], res.stdout,
+                                                                    res.stderr)
+        assert 'Configuration is valid!' in res.stdout
+        for secret in (key, t1, t2, t3):
+            assert secret not in res.stdout + res.stderr
+        newer = validate(settings, '1.20.1')
+        assert newer.returncode != 0 and 'grpc_tls' in newer.stdout + newer.stderr, newer

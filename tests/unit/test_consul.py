@@ -2,16 +2,22 @@
 controller-side secret files (lookup). No Consul binary is needed for any of this."""
 import base64
 import os
+import shutil
 import stat
+import subprocess
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError, AnsibleLookupError
 
 from ansible_collections.hostnet.fabric.plugins.filter.consul import (
-    consul_cluster_check, consul_config, gossip_key_ok)
+    consul_cluster_check, consul_config, gossip_key_ok, parse_version)
 from ansible_collections.hostnet.fabric.plugins.lookup.secret import read_or_create
+
+# throwaway gpg keys, the same helpers the signature tests use
+from test_verify_signature import keyring  # noqa: F401  pylint: disable=unused-import
 
 KEY = base64.b64encode(b'k' * 32).decode()
 T1, T2, T3 = (str(uuid.uuid4()) for _i in range(3))
@@ -24,7 +30,7 @@ def settings(**over):
         'retry_join': ['10.0.0.5', '10.0.0.6', '10.0.0.7'], 'data_dir': '/var/lib/consul',
         'http_port': 8500, 'dns_port': 8600, 'ui': False, 'allow_public': False, 'log_level': 'info',
         'extra': {}, 'encrypt_key': KEY,
-        'acl': {'enabled': False, 'default_policy': 'deny', 'tokens': {}},
+        'acl': {'enabled': False, 'default_policy': 'deny', 'tokens': {}}, 'version': '1.20.1',
     }
     base.update(over)
     return base
@@ -100,6 +106,70 @@ def test_public_addresses_when_allowed():
     assert c['bind_addr'] == '8.8.8.8' and c['client_addr'] == '0.0.0.0'
 
 
+# --- every supported series gets the keys it knows ------------------------------------------
+
+ACL_ON = {'enabled': True, 'tokens': {'initial_management': T1, 'agent': T2, 'default': T3}}
+
+
+@pytest.mark.parametrize('version, ui_key, management, grpc_tls', [
+    ('1.8.0', 'ui', 'master', False),
+    ('1.8.7', 'ui', 'master', False),
+    ('1.9.17', 'ui_config', 'master', False),
+    ('1.10.12', 'ui_config', 'master', False),
+    ('1.11.0', 'ui_config', 'initial_management', False),
+    ('1.13.9', 'ui_config', 'initial_management', False),
+    ('1.14.0', 'ui_config', 'initial_management', True),
+    ('1.16.6', 'ui_config', 'initial_management', True),
+    ('1.20.1', 'ui_config', 'initial_management', True),
+    ('1.21.0+ent', 'ui_config', 'initial_management', True),
+])
+def test_every_series_is_rendered_with_its_own_keys(version, ui_key, management, grpc_tls):
+    out = consul_config(settings(version=version, ui=True, acl=ACL_ON))
+    c = out['config']
+    assert out['version'] == version.split('+')[0]
+    # ui (a bool) before 1.9, the ui_config stanza from 1.9
+    assert c[ui_key] == (True if ui_key == 'ui' else {'enabled': True})
+    assert ({'ui', 'ui_config'} - {ui_key}).isdisjoint(c)
+    # the initial management token is called master before 1.11
+    assert out['secrets']['acl']['tokens'] == {management: T1, 'agent': T2, 'default': T3}
+    # ports.grpc_tls exists from 1.14
+    assert c['ports'] == dict({'http': 8500, 'dns': 8600, 'grpc': -1}, **({'grpc_tls': -1} if grpc_tls else {}))
+
+
+def test_client_of_an_old_series_has_no_management_token():
+    out = consul_config(client(version='1.8.7', acl={'enabled': True, 'tokens': {'agent': T2, 'default': T3}}))
+    assert out['secrets']['acl']['tokens'] == {'agent': T2, 'default': T3}
+    assert out['config']['ui'] is False and 'ui_config' not in out['config']
+
+
+@pytest.mark.parametrize('text, version', [
+    ('Consul v1.8.7\nProtocol 2 spoken by default, understands 2 to 3 (agent will automatically use protocol >2 '
+     'when speaking to compatible agents)\n', '1.8.7'),
+    ('Consul v1.20.1\nRevision 2cdb2ee6\nBuild Date 2024-11-05T17:13:52Z\n', '1.20.1'),
+    ('Consul v1.19.2+ent\n', '1.19.2'),
+    ('1.14.0-rc1', '1.14.0'),
+    ('1.20.1', '1.20.1'),
+])
+def test_version_is_read_from_consul_version(text, version):
+    assert parse_version(text) == version
+
+
+@pytest.mark.parametrize('version, message', [
+    ('1.7.14', 'consul_version: Consul 1.7.14 is older than 1.8, the oldest series this role supports: install 1.8 '
+               'or newer'),
+    ('0.9.3', 'consul_version: Consul 0.9.3 is older than 1.8'),
+    ('latest', "consul_version: must be a Consul release version such as 1.20.1 (or `consul version` output) "
+               "(got 'latest')"),
+    ('', 'consul_version: must be a Consul release version'),
+    (None, 'consul_version: must be a Consul release version'),
+    ('bash: consul: command not found', 'consul_version: must be a Consul release version'),
+])
+def test_unsupported_or_unknown_versions_are_refused(version, message):
+    with pytest.raises(AnsibleFilterError) as err:
+        consul_config(settings(version=version))
+    assert message in str(err.value)
+
+
 # --- refusals: each names the setting and the rule --------------------------------------------
 
 @pytest.mark.parametrize('over, message', [
@@ -128,6 +198,7 @@ def test_public_addresses_when_allowed():
     ({'acl': {'enabled': True, 'tokens': {'initial_management': T1, 'agent': T2, 'replication': T3}}},
      "consul_acl_tokens: unknown token type 'replication'"),
     ({'extra': {'server': False}}, "consul_config_extra: may not set 'server'"),
+    ({'extra': {'ui': True}}, "consul_config_extra: may not set 'ui'"),
     ({'extra': {'addresses': {'http': '0.0.0.0'}}}, "consul_config_extra: may not set 'addresses'"),
     ({'extra': {'acl_token': T1}}, "consul_config_extra: may not carry secrets ('acl_token')"),
     ({'extra': {'encrypt_verify_incoming': False}}, "consul_config_extra: may not carry secrets ('encrypt_verify_incoming')"),
@@ -282,3 +353,61 @@ def test_symlinks_are_refused(tmp_path):
 def test_every_secret_file_gets_its_own_value(tmp_path):
     values = [read_or_create(str(tmp_path / ('%d.token' % i)), 'uuid') for i in range(5)]
     assert len(set(values)) == 5
+
+
+# --- the package method's key check (roles/consul/files/apt-keyring.sh), with throwaway keys -------
+
+KEYRING_SCRIPT = Path(__file__).resolve().parents[2] / 'roles' / 'consul' / 'files' / 'apt-keyring.sh'
+needs_gpg = pytest.mark.skipif(not shutil.which('gpg'), reason='gpg is not installed (scripts/setup.sh installs it)')
+
+
+def apt_keyring(keyfile, fpr, out):
+    return subprocess.run(['sh', str(KEYRING_SCRIPT), str(keyfile), fpr, str(out)],
+                          capture_output=True, text=True, check=False)
+
+
+@needs_gpg
+def test_apt_keyring_holds_only_the_pinned_key(tmp_path, keyring):
+    good = keyring.new('repo <repo@example.invalid>')
+    keyfile = tmp_path / 'gpg'
+    keyring.export(keyfile, good)
+    out = tmp_path / 'keyring.gpg'
+    spaced = ' '.join(good[i:i + 4] for i in range(0, 40, 4)).lower()
+    res = apt_keyring(keyfile, spaced, out)
+    assert res.returncode == 0 and res.stdout.strip() == 'written', res.stderr
+    # a binary (not armored) keyring that holds exactly that key
+    listing = subprocess.run(['gpg', '--batch', '--with-colons', '--show-keys', str(out)], capture_output=True,
+                             text=True, check=True).stdout
+    assert [line.split(':')[9] for line in listing.splitlines() if line.startswith('fpr:')][0] == good
+    assert not out.read_bytes().startswith(b'-----BEGIN')
+    assert apt_keyring(keyfile, good, out).stdout.strip() == 'unchanged'
+
+
+@needs_gpg
+@pytest.mark.parametrize('case, message', [
+    ('other', 'which is not 0000000000000000000000000000000000000000'),
+    ('two', 'holds 2 primary keys'),
+    ('revoked', 'is revoked'),
+    ('garbage', 'cannot import the key file'),
+])
+def test_apt_keyring_refuses(tmp_path, keyring, case, message):
+    good = keyring.new('repo <repo@example.invalid>')
+    keyfile = tmp_path / 'gpg'
+    keyring.export(keyfile, good)
+    fpr = good
+    if case == 'other':
+        fpr = '0' * 40
+    elif case == 'two':
+        keyring.export(keyfile, good, keyring.new('evil <evil@example.invalid>'))
+    elif case == 'revoked':
+        rev = next((keyring.home / 'openpgp-revocs.d').glob('%s.rev' % good))
+        (keyring.home / 'rev.asc').write_text(rev.read_text().replace(':-----BEGIN', '-----BEGIN'))
+        keyring.gpg('--import', keyring.home / 'rev.asc')
+        keyring.export(keyfile, good)
+    elif case == 'garbage':
+        keyfile.write_text('<html>not a key</html>\n')
+    out = tmp_path / 'keyring.gpg'
+    out.write_bytes(b'old')
+    res = apt_keyring(keyfile, fpr, out)
+    assert res.returncode == 1 and message in res.stderr, res.stderr
+    assert out.read_bytes() == b'old', 'a refused key replaced the keyring'

@@ -1,0 +1,490 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hostnet.fabric maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE to hostnet.fabric: not a public API, may change without notice.
+#
+# The native VXLAN fabric's planning (the hostnet.fabric.vxlan_fabric role), pure Python, no Ansible.
+#
+# plan() takes every fabric host (its number, underlay address, what netns_info read on it, its workloads)
+# and the segments, checks all of it, and returns for each host exactly what its tasks pass to the
+# modules: per segment the bridge, the VXLAN device with its whole flood/FDB/neighbour lists and the
+# host's gateway address, and the workloads' veth pairs. It is computed once for the whole fabric.
+#
+# Numbering never depends on inventory order: a host's number is a host variable, by default the last
+# byte of its underlay address. On a segment with subnet S cut into blocks of 2**(32 - block) addresses,
+#   host n's gateway (its own address on the segment) is S[n]           (block 0 holds the gateways)
+#   host n's block (its workloads, its Docker ip_range) is block n
+# so adding or removing a host never moves another host's addresses. A workload's MAC is 02:42 followed
+# by the four bytes of its IPv4 address (what Docker does for its bridge endpoints), so every host knows
+# every remote MAC without learning; each host gets static FDB and neighbour entries for all of them.
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import re
+import zlib
+
+OWNER = 'hostnet.fabric.vxlan_fabric'
+IFNAME_MAX = 15
+VNI_MAX = 16777215
+DOCKER_BLOCK_MAX = 256          # addresses per host block of a docker segment (each remote one is programmed)
+OVERHEAD = {4: 50, 6: 70}       # outer IP + UDP + VXLAN + inner Ethernet
+_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
+
+
+class FabricPlanError(Exception):
+    pass
+
+
+def mac_for(ip):
+    """02:42 + the four bytes of an IPv4 address (Docker's bridge endpoints do the same)."""
+    packed = ipaddress.IPv4Address(ip).packed
+    return '02:42:' + ':'.join('%02x' % b for b in bytearray(packed))
+
+
+def default_host_number(underlay_ip):
+    """The last byte of the underlay address: stable, and independent of the inventory's order."""
+    return int(ipaddress.ip_address(underlay_ip)) & 0xff
+
+
+def alias_for(**fields):
+    return ' '.join([OWNER] + ['%s=%s' % (k, fields[k]) for k in sorted(fields)])
+
+
+def parse_alias(alias):
+    """The fields of an alias this role wrote, or None for anything else."""
+    if not alias or not alias.startswith(OWNER + ' ') and alias != OWNER:
+        return None
+    out = {}
+    for part in alias.split(' ')[1:]:
+        key, sep, value = part.partition('=')
+        if sep:
+            out[key] = value
+    return out
+
+
+def _bare(cidr):
+    return cidr.split('/')[0]
+
+
+# ------------------------------------------------------------------------------------------- segments
+
+def _segment(seg, index, errors):
+    where = 'vxlan_fabric_segments[%d]' % index
+    if not isinstance(seg, dict):
+        errors.append('%s: must be a dict (got %r)' % (where, seg))
+        return None
+    name = seg.get('name')
+    if not isinstance(name, str) or not _NAME.match(name) or len(name) > 64:
+        errors.append('%s.name: must be 1..64 characters of letters, digits, _ . - (got %r)' % (where, name))
+        return None
+    where = 'segment %s' % name
+    out = {'name': name, 'docker': bool(seg.get('docker', False))}
+    try:
+        vni = int(seg.get('vni'))
+    except (TypeError, ValueError):
+        vni = None
+    if vni is None or not 1 <= vni <= VNI_MAX:
+        errors.append('%s: vni must be in 1..%d (got %r)' % (where, VNI_MAX, seg.get('vni')))
+        return None
+    out['vni'] = vni
+    try:
+        subnet = ipaddress.ip_network(str(seg.get('subnet')), strict=True)
+    except ValueError:
+        errors.append('%s: subnet must be a network in CIDR form such as 10.42.0.0/24 (got %r)'
+                      % (where, seg.get('subnet')))
+        return None
+    if subnet.version != 4:
+        errors.append('%s: subnet must be IPv4 (workload MACs are derived from IPv4 addresses; got %s)'
+                      % (where, subnet))
+        return None
+    if subnet.prefixlen > 28:
+        errors.append('%s: subnet %s is too small (at most /28: it holds one block per host)' % (where, subnet))
+        return None
+    out['subnet'] = str(subnet)
+    block = seg.get('block')
+    if block is None:
+        block = min(subnet.prefixlen + 8, 28) if subnet.prefixlen < 28 else 30
+    try:
+        block = int(block)
+    except (TypeError, ValueError):
+        block = -1
+    if not subnet.prefixlen < block <= 30:
+        errors.append('%s: block (the prefix length of each host\'s block) must be in %d..30 (got %r)'
+                      % (where, subnet.prefixlen + 1, seg.get('block')))
+        return None
+    out['block'] = block
+    size = 2 ** (32 - block)
+    out['max_hosts'] = min(2 ** (block - subnet.prefixlen) - 1, size - 1)
+    if out['docker'] and size > DOCKER_BLOCK_MAX:
+        errors.append('%s: a docker segment\'s host block must hold at most %d addresses (every remote one gets a '
+                      'static FDB and neighbour entry); block /%d holds %d: set block to %d or more'
+                      % (where, DOCKER_BLOCK_MAX, block, size, 32 - (DOCKER_BLOCK_MAX.bit_length() - 1)))
+        return None
+    mtu = seg.get('mtu')
+    if mtu is not None:
+        try:
+            mtu = int(mtu)
+        except (TypeError, ValueError):
+            mtu = 0
+        if not 68 <= mtu <= 65535:
+            errors.append('%s: mtu must be in 68..65535 (got %r)' % (where, seg.get('mtu')))
+            return None
+    out['mtu_wanted'] = mtu
+    for key, default in (('bridge', 'hfbr%d' % vni), ('vxlan', 'hfvx%d' % vni)):
+        value = seg.get(key) or default
+        if not isinstance(value, str) or len(value.encode()) > IFNAME_MAX or not _NAME.match(value):
+            errors.append('%s: %s must be an interface name of at most %d bytes (got %r)'
+                          % (where, key, IFNAME_MAX, value))
+            return None
+        out[key] = value
+    out['alias'] = alias_for(segment=name)
+    return out
+
+
+def _check_segments(segments, errors):
+    seen = {}
+    for seg in segments:
+        for key in ('name', 'vni', 'bridge', 'vxlan'):
+            other = seen.get((key, seg[key]))
+            if other is not None:
+                errors.append('segment %s: %s %s is also segment %s\'s' % (seg['name'], key, seg[key], other))
+            seen[(key, seg[key])] = seg['name']
+        if seg['bridge'] == seg['vxlan']:
+            errors.append('segment %s: bridge and vxlan must differ (both %s)' % (seg['name'], seg['bridge']))
+    names = dict((s['vxlan'], s['name']) for s in segments)
+    for seg in segments:
+        if seg['bridge'] in names:
+            errors.append('segment %s: bridge %s is segment %s\'s vxlan device'
+                          % (seg['name'], seg['bridge'], names[seg['bridge']]))
+    nets = [(ipaddress.ip_network(s['subnet']), s['name']) for s in segments]
+    for i, (net, name) in enumerate(nets):
+        for other, other_name in nets[i + 1:]:
+            if net.overlaps(other):
+                errors.append('segment %s: subnet %s overlaps segment %s\'s %s' % (other_name, other, name, net))
+
+
+def gateway_ip(seg, number):
+    return str(ipaddress.ip_network(seg['subnet'])[number])
+
+
+def host_block(seg, number):
+    net = ipaddress.ip_network(seg['subnet'])
+    return ipaddress.ip_network('%s/%d' % (net[number * 2 ** (32 - seg['block'])], seg['block']))
+
+
+# ------------------------------------------------------------------------------------------- hosts
+
+def _underlay(host, errors):
+    """The underlay address, its device and MTU, from what netns_info read on the host."""
+    name = host['name']
+    links = ((host.get('info') or {}).get('links')) or {}
+    routes = ((host.get('info') or {}).get('routes')) or []
+    wanted = host.get('underlay_ip')
+    iface = host.get('underlay_iface')
+    if wanted:
+        try:
+            wanted = str(ipaddress.ip_address(str(wanted)))
+        except ValueError:
+            errors.append('%s: hostnet_underlay_ip must be an IP address (got %r)' % (name, wanted))
+            return None
+    else:
+        dev = iface or next((r.get('dev') for r in routes if r.get('dst') == 'default' and r.get('family') == 'inet'
+                             and r.get('table', 'main') == 'main'), None)
+        link = links.get(dev) if dev else None
+        wanted = next((_bare(a) for a in (link or {}).get('addresses', []) if ':' not in a), None)
+        if not wanted:
+            errors.append('%s: no underlay address: the host has no default IPv4 route with an address on its '
+                          'device; set hostnet_underlay_ip' % name)
+            return None
+    holders = [ln for ln in sorted(links) if any(_bare(a) == wanted for a in links[ln].get('addresses', []))]
+    if not holders:
+        errors.append('%s: underlay address %s is not on this host (no interface holds it)' % (name, wanted))
+        return None
+    dev = holders[0]
+    if iface and iface != dev:
+        errors.append('%s: underlay address %s is on %s, not on hostnet_underlay_iface %s' % (name, wanted, dev, iface))
+        return None
+    return {'ip': wanted, 'dev': dev, 'mtu': int(links[dev].get('mtu') or 1500),
+            'family': ipaddress.ip_address(wanted).version}
+
+
+def _number(host, underlay, segments, errors):
+    raw = host.get('number')
+    if raw is None or raw == '':
+        number = default_host_number(underlay['ip'])
+        how = 'derived from underlay address %s' % underlay['ip']
+    else:
+        try:
+            number = int(raw)
+        except (TypeError, ValueError):
+            errors.append('%s: vxlan_fabric_host_number must be an integer (got %r)' % (host['name'], raw))
+            return None
+        how = 'vxlan_fabric_host_number'
+    for seg in segments:
+        if not 1 <= number <= seg['max_hosts']:
+            errors.append('%s: host number %d (%s) does not fit segment %s, which numbers hosts 1..%d '
+                          '(set vxlan_fabric_host_number, or a larger subnet or smaller block)'
+                          % (host['name'], number, how, seg['name'], seg['max_hosts']))
+            return None
+    return number
+
+
+def _workloads(host, number, by_name, prefix, errors):
+    out = []
+    seen = set()
+    for index, wl in enumerate(host.get('workloads') or []):
+        where = '%s: vxlan_fabric_workloads[%d]' % (host['name'], index)
+        if not isinstance(wl, dict):
+            errors.append('%s: must be a dict (got %r)' % (where, wl))
+            continue
+        name = wl.get('name')
+        if not isinstance(name, str) or not _NAME.match(name) or len(name) > 64:
+            errors.append('%s.name: must be 1..64 characters of letters, digits, _ . - (got %r)' % (where, name))
+            continue
+        where = '%s: workload %s' % (host['name'], name)
+        if name in seen:
+            errors.append('%s: the name is used twice on this host' % where)
+            continue
+        seen.add(name)
+        seg = by_name.get(wl.get('segment'))
+        if seg is None:
+            errors.append('%s: segment %r is not in vxlan_fabric_segments' % (where, wl.get('segment')))
+            continue
+        if seg['docker']:
+            errors.append('%s: segment %s is a docker segment; its containers join it with docker run --network %s'
+                          % (where, seg['name'], seg['name']))
+            continue
+        try:
+            ip = ipaddress.IPv4Address(str(wl.get('address')).split('/')[0])
+        except ValueError:
+            errors.append('%s: address must be an IPv4 address (got %r)' % (where, wl.get('address')))
+            continue
+        block = host_block(seg, number)
+        if ip not in block or ip == ipaddress.ip_network(seg['subnet']).broadcast_address:
+            errors.append('%s: address %s is not in this host\'s block %s of segment %s (host number %d)'
+                          % (where, ip, block, seg['name'], number))
+            continue
+        netns = wl.get('netns') or (prefix + name)
+        ifname = wl.get('ifname') or 'eth0'
+        veth = wl.get('veth') or ('hfw-' + name if len(name) <= IFNAME_MAX - 4 else 'hfw-%08x' % _crc(name))
+        for key, value in (('ifname', ifname), ('veth', veth)):
+            if len(value.encode()) > IFNAME_MAX or not _NAME.match(value):
+                errors.append('%s: %s must be an interface name of at most %d bytes (got %r)'
+                              % (where, key, IFNAME_MAX, value))
+        container = wl.get('container') or None
+        prefixlen = ipaddress.ip_network(seg['subnet']).prefixlen
+        out.append({
+            'name': name, 'segment': seg['name'], 'netns': netns, 'container': container, 'ifname': ifname,
+            'veth': veth, 'ip': str(ip), 'address': '%s/%d' % (ip, prefixlen), 'mac': mac_for(ip),
+            'gateway': gateway_ip(seg, number), 'bridge': seg['bridge'],
+            'alias': alias_for(workload=name, netns=netns, kind='container' if container else 'netns'),
+        })
+    return out
+
+
+def _crc(text):
+    return zlib.crc32(text.encode()) & 0xffffffff
+
+
+def plan(hosts, segments, netns_prefix='hf-'):
+    """The whole fabric. Returns {'errors': [...], 'hosts': {name: host plan}, 'segments': [...]}.
+
+    With errors nothing else is meaningful: every host refuses before changing anything.
+    """
+    errors = []
+    if not isinstance(segments, list):
+        return {'errors': ['vxlan_fabric_segments: must be a list (got %r)' % (segments,)], 'hosts': {},
+                'segments': []}
+    segs = [s for s in (_segment(seg, i, errors) for i, seg in enumerate(segments)) if s is not None]
+    _check_segments(segs, errors)
+    by_name = dict((s['name'], s) for s in segs)
+
+    members = []
+    numbers = {}
+    for host in hosts:
+        underlay = _underlay(host, errors)
+        if underlay is None:
+            continue
+        number = _number(host, underlay, segs, errors)
+        if number is None:
+            continue
+        if number in numbers:
+            errors.append('%s: host number %d is also %s\'s (set vxlan_fabric_host_number on one of them)'
+                          % (host['name'], number, numbers[number]))
+            continue
+        numbers[number] = host['name']
+        members.append({'name': host['name'], 'number': number, 'underlay': underlay,
+                        'netns': host.get('netns') or None,
+                        'namespaces': set(host.get('namespaces') or []),
+                        'links': set(((host.get('info') or {}).get('links') or {}).keys()),
+                        'workloads': _workloads(host, number, by_name, netns_prefix, errors)})
+    underlays = {}
+    for m in members:
+        other = underlays.get(m['underlay']['ip'])
+        if other:
+            errors.append('%s: underlay address %s is also %s\'s' % (m['name'], m['underlay']['ip'], other))
+        underlays[m['underlay']['ip']] = m['name']
+    families = set(m['underlay']['family'] for m in members)
+    if len(families) > 1:
+        errors.append('fabric hosts: underlay addresses mix IPv4 and IPv6 (%s)'
+                      % ', '.join('%s %s' % (m['name'], m['underlay']['ip']) for m in members))
+    taken = {}
+    for m in members:
+        for wl in m['workloads']:
+            key = (wl['segment'], wl['ip'])
+            if key in taken:
+                errors.append('%s: workload %s: address %s on segment %s is also %s' % (m['name'], wl['name'], wl['ip'],
+                                                                                        wl['segment'], taken[key]))
+            taken[key] = '%s/%s' % (m['name'], wl['name'])
+    if errors or not members:
+        return {'errors': errors, 'hosts': {}, 'segments': []}
+
+    family = families.pop()
+    lowest = min(m['underlay']['mtu'] for m in members)
+    for seg in segs:
+        most = lowest - OVERHEAD[family]
+        if seg['mtu_wanted'] is not None and seg['mtu_wanted'] > most:
+            errors.append('segment %s: mtu %d does not fit the underlay (smallest underlay MTU %d minus %d bytes of '
+                          'VXLAN over IPv%d: at most %d)' % (seg['name'], seg['mtu_wanted'], lowest, OVERHEAD[family],
+                                                            family, most))
+        seg['mtu'] = seg['mtu_wanted'] if seg['mtu_wanted'] is not None else most
+    if errors:
+        return {'errors': errors, 'hosts': {}, 'segments': []}
+
+    # every address of the fabric, per segment: (host, label, ip, mac)
+    endpoints = dict((s['name'], []) for s in segs)
+    for m in sorted(members, key=lambda x: x['number']):
+        for seg in segs:
+            gw = gateway_ip(seg, m['number'])
+            endpoints[seg['name']].append({'host': m['name'], 'label': m['name'] + '/gw', 'ip': gw,
+                                           'mac': mac_for(gw), 'kind': 'gateway'})
+            if seg['docker']:
+                net = ipaddress.ip_network(seg['subnet'])
+                for ip in host_block(seg, m['number']):
+                    if ip not in (net.network_address, net.broadcast_address) and str(ip) != gw:
+                        endpoints[seg['name']].append({'host': m['name'], 'label': None, 'ip': str(ip),
+                                                       'mac': mac_for(ip), 'kind': 'docker'})
+        for wl in m['workloads']:
+            endpoints[wl['segment']].append({'host': m['name'], 'label': '%s/%s' % (m['name'], wl['name']),
+                                             'ip': wl['ip'], 'mac': wl['mac'], 'kind': 'workload'})
+
+    out_hosts = {}
+    for m in members:
+        peers = [o['underlay']['ip'] for o in sorted(members, key=lambda x: x['number']) if o is not m]
+        under = dict((o['name'], o['underlay']['ip']) for o in members)
+        host_segs = []
+        for seg in segs:
+            remote = [e for e in endpoints[seg['name']] if e['host'] != m['name']]
+            gw = gateway_ip(seg, m['number'])
+            prefixlen = ipaddress.ip_network(seg['subnet']).prefixlen
+            entry = {
+                'name': seg['name'], 'vni': seg['vni'], 'subnet': seg['subnet'], 'mtu': seg['mtu'],
+                'bridge': seg['bridge'], 'vxlan': seg['vxlan'], 'alias': seg['alias'], 'docker': seg['docker'],
+                'gateway': gw, 'address': '%s/%d' % (gw, prefixlen), 'bridge_mac': mac_for(gw),
+                'block': str(host_block(seg, m['number'])), 'peers': peers,
+                'fdb': [{'mac': e['mac'], 'dst': under[e['host']]} for e in remote],
+                'neigh': [{'ip': e['ip'], 'mac': e['mac']} for e in remote],
+                # check mode cannot plan a port of a bridge that is not there yet
+                'ready': seg['bridge'] in m['links'],
+            }
+            host_segs.append(entry)
+        ready_bridges = set(s['bridge'] for s in host_segs if s['ready'])
+        for wl in m['workloads']:
+            wl['ready'] = wl['bridge'] in ready_bridges and wl['netns'] in m['namespaces']
+        out_hosts[m['name']] = {
+            'name': m['name'], 'number': m['number'], 'netns': m['netns'], 'underlay_ip': m['underlay']['ip'],
+            'underlay_dev': m['underlay']['dev'], 'underlay_mtu': m['underlay']['mtu'],
+            'segments': host_segs, 'workloads': m['workloads'],
+        }
+    seg_out = []
+    for seg in segs:
+        seg_out.append({
+            'name': seg['name'], 'vni': seg['vni'], 'subnet': seg['subnet'], 'mtu': seg['mtu'], 'block': seg['block'],
+            'docker': seg['docker'], 'bridge': seg['bridge'], 'vxlan': seg['vxlan'],
+            'endpoints': [e for e in endpoints[seg['name']] if e['kind'] != 'docker'],
+        })
+    return {'errors': [], 'hosts': out_hosts, 'segments': seg_out}
+
+
+# ------------------------------------------------------------------------------------------- verify
+
+def probes(fabric, host):
+    """What HOST pings: from each of its workloads every other endpoint of the segment, from the host itself
+    every workload of the segment. Returns one list per segment: [{segment, size, probes}] where size is the
+    DF payload that exactly fills the segment MTU (MTU - 20 IPv4 - 8 ICMP)."""
+    me = fabric['hosts'][host]
+    out = []
+    for seg in fabric['segments']:
+        eps = seg['endpoints']
+        mine = [w for w in me['workloads'] if w['segment'] == seg['name']]
+        found = []
+        for wl in mine:
+            label = '%s/%s' % (host, wl['name'])
+            for e in eps:
+                if e['label'] != label:
+                    found.append({'from': label, 'to': e['label'], 'address': e['ip'], 'netns': wl['netns']})
+        for e in eps:
+            if e['kind'] == 'workload':
+                probe = {'from': host, 'to': e['label'], 'address': e['ip']}
+                if me['netns']:
+                    probe['netns'] = me['netns']
+                found.append(probe)
+        out.append({'segment': seg['name'], 'size': seg['mtu'] - 28, 'probes': found})
+    return out
+
+
+def combine(small, full):
+    """One result per path from a small ping and a DF ping of MTU-28 bytes: ok, MTU (small passes, full-size
+    does not) or MISS, ready for the ping_matrix filter."""
+    big = dict(((r['from'], r['to']), r) for r in full or [])
+    out = []
+    for r in small or []:
+        other = big.get((r['from'], r['to']))
+        if not r.get('ok'):
+            status = 'MISS'
+        elif other is None or not other.get('ok'):
+            status = 'MTU'
+        else:
+            status = 'ok'
+        out.append({'from': r['from'], 'to': r['to'], 'status': status})
+    return out
+
+
+# ------------------------------------------------------------------------------------------- removal
+
+def stale(info, host_plan, namespaces=(), also_netns=()):
+    """What this role made on a host that the plan no longer wants (everything, with host_plan None):
+    links are found by the alias the role put on them, never by their name. A workload namespace is named in
+    its veth's alias; ``also_netns`` adds names the role would have made (its naming convention), for a
+    namespace whose veth is already gone. Only names in ``namespaces`` (those that exist) are returned."""
+    links = (info or {}).get('links') or {}
+    keep = set()
+    wanted_ns = set()
+    if host_plan:
+        for seg in host_plan['segments']:
+            keep.add((seg['bridge'], seg['alias']))
+            keep.add((seg['vxlan'], seg['alias']))
+        for wl in host_plan['workloads']:
+            keep.add((wl['veth'], wl['alias']))
+            wanted_ns.add(wl['netns'])
+    out = {'veths': [], 'vxlans': [], 'bridges': [], 'netns': []}
+    for name in sorted(links):
+        link = links[name]
+        fields = parse_alias(link.get('alias'))
+        if fields is None or (name, link.get('alias')) in keep:
+            continue
+        if link.get('kind') == 'veth' and 'workload' in fields:
+            out['veths'].append(name)
+            if fields.get('netns') and fields['netns'] not in wanted_ns:
+                out['netns'].append(fields['netns'])
+        elif link.get('kind') == 'vxlan' and 'segment' in fields:
+            out['vxlans'].append(name)
+        elif link.get('kind') == 'bridge' and 'segment' in fields:
+            out['bridges'].append(name)
+    present = set(namespaces or [])
+    out['netns'] = sorted(n for n in set(out['netns']) | set(also_netns or []) if n in present and n not in wanted_ns)
+    return out
