@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """hostnet.fabric benchmarks: each figure beside its baseline, measured in the same run.
 
     sudo .venv/bin/python bench/run.py                    # B1 and B2 at full size, 3 rounds
@@ -51,8 +50,21 @@ def sh(*args, check=True, **kw):
     return subprocess.run(args, check=check, capture_output=True, text=True, **kw)
 
 
+TIME = '/usr/bin/time'  # GNU time (Debian package time): the peak RSS of the measured process alone
+
+
 def run_process(argv, env=None):
-    """(Sample of wall and CPU seconds, peak RSS KiB, stdout text) of one process, from wait4()."""
+    """(Sample of wall and CPU seconds, peak RSS KiB, stdout text) of one process.
+
+    CPU from wait4(). The peak RSS comes from GNU time running the process: a child forked from
+    this (large) Python process starts with this process' resident pages, and Linux keeps that
+    high-water mark across exec(), so wait4()'s ru_maxrss of a direct child would report this
+    runner's size, not the module's. Without /usr/bin/time the RSS is None."""
+    rss_file = None
+    if os.path.exists(TIME):
+        fd, rss_file = tempfile.mkstemp(prefix='hf-bench-rss-')
+        os.close(fd)
+        argv = [TIME, '-f', '%M', '-o', rss_file] + list(argv)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
@@ -62,10 +74,16 @@ def run_process(argv, env=None):
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
+    rss = None
+    if rss_file:
+        with open(rss_file) as f:
+            lines = [line for line in f.read().splitlines() if line.strip().isdigit()]
+        os.unlink(rss_file)
+        rss = int(lines[-1]) if lines else None
     if proc.returncode != 0:
-        raise RuntimeError('%s failed (rc %s):\n%s\n%s' % (' '.join(str(a) for a in argv[:3]), proc.returncode,
-                                                         stdout[-2000:], stderr[-2000:]))
-    return Sample(t1 - t0, usage.ru_utime + usage.ru_stime), usage.ru_maxrss, stdout
+        command = ' '.join(str(a) for a in argv[:3])
+        raise RuntimeError('%s failed (rc %s):\n%s\n%s' % (command, proc.returncode, stdout[-2000:], stderr[-2000:]))
+    return Sample(t1 - t0, usage.ru_utime + usage.ru_stime), rss, stdout
 
 
 class Sample(object):
@@ -341,15 +359,15 @@ def print_b1(res):
     head = ('case', 'vxlan module us/entry', 'batch tool us/entry', 'ratio module/batch tool (cpu, wall)',
             'pyroute2 one call per entry us/entry', 'module process s', 'peak RSS MiB')
     print('| %s |' % ' | '.join(head))
-    print('|%s|' % '|'.join('---' for _ in head))
+    print('|%s|' % '|'.join(['---'] * len(head)))
     for row in res['cases']:
         ratio = row['ratio_vs_batch_tool']
         print('| %s | %s | %s: %s | %.2fx, %.2fx | %s | %s | %.1f |' % (
             row['case'], fmt(row['module_us_per_entry']), row['batch_tool'], fmt(row['batch_tool_us_per_entry']),
             ratio['cpu']['median'], ratio['wall']['median'], fmt(row['pyroute2_per_call_us_per_entry']),
             fmt(row['module_process_s'], digits=2), row['peak_rss_kib']['median'] / 1024.0))
-    print('| empty create run | - | - | - | - | %s | %.1f |' % (fmt(res['empty_create_s'], digits=2),
-                                                               res['empty_create_rss_kib']['median'] / 1024.0))
+    print('| empty create run | - | - | - | - | %s | %.1f |' % (
+        fmt(res['empty_create_s'], digits=2), res['empty_create_rss_kib']['median'] / 1024.0))
     print('| empty no-op run | - | - | - | - | %s | - |' % fmt(res['empty_noop_s'], digits=2))
     for row in res['noop']:
         print('| %s | - | - | - | - | %s; adds %s | - |' % (
@@ -396,13 +414,12 @@ def print_b2(res):
     print('\nB2 module overhead: a no-op run of each module as a process vs ansible.builtin.ping; s, median (min)')
     print('| module | seconds | ratio vs ping (cpu, wall) | peak RSS MiB |')
     print('|---|---|---|---|')
-    print('| ansible.builtin.ping | %s | 1.00x | %.1f |' % (fmt(res['ping']['seconds'], digits=3),
-                                                          res['ping']['peak_rss_kib']['median'] / 1024.0))
+    print('| ansible.builtin.ping | %s | 1.00x | %.1f |' % (
+        fmt(res['ping']['seconds'], digits=3), res['ping']['peak_rss_kib']['median'] / 1024.0))
     for row in res['modules']:
-        print('| %s | %s | %.2fx, %.2fx | %.1f |' % (row['module'], fmt(row['seconds'], digits=3),
-                                                    row['ratio_vs_ping']['cpu']['median'],
-                                                    row['ratio_vs_ping']['wall']['median'],
-                                                    row['peak_rss_kib']['median'] / 1024.0))
+        print('| %s | %s | %.2fx, %.2fx | %.1f |' % (
+            row['module'], fmt(row['seconds'], digits=3), row['ratio_vs_ping']['cpu']['median'],
+            row['ratio_vs_ping']['wall']['median'], row['peak_rss_kib']['median'] / 1024.0))
     print_targets(res['targets'], res['targets_measure'])
 
 
@@ -424,7 +441,7 @@ GROUPS = {'B1': (bench_b1, print_b1), 'B2': (bench_b2, print_b2)}
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--only', default='B1,B2', help='groups to run, comma separated (default B1,B2)')
     parser.add_argument('--sizes', default='1000,5000', help='B1 entry counts; the largest is used for fdb, '
                         'neigh and the no-op run (default 1000,5000)')
@@ -447,6 +464,7 @@ def main(argv=None):
     except ImportError:
         out['pyroute2'] = None
     nss, work = Namespaces(), Workdir()
+    out['namespace_prefix'] = nss.tag + '-'
     try:
         for g in wanted:
             if g in NOT_MEASURED:

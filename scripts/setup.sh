@@ -34,6 +34,7 @@ APT_PACKAGES=(
     debootstrap     # the lab's host images
     busybox-static  # the lab's probe image
     gpg             # the consul role checks release signatures (and its tests sign a test mirror)
+    time            # GNU time: bench/run.py reads the peak RSS of a measured process with it
 )
 
 say() { printf 'setup: %s\n' "$*"; }

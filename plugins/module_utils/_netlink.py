@@ -1142,8 +1142,9 @@ class _BatchSocket(object):
                 offset += (length + 3) & ~3
         return codes, errors
 
-    def dump_neighbours(self, family):
-        """Every neighbour entry of ``family`` (AF_BRIDGE: the FDB) as (ifindex, state, flags, dst, lladdr, master)."""
+    def dump_neighbours(self, family, ifindex=None):
+        """The neighbour entries of ``family`` (AF_BRIDGE: the FDB), of link ``ifindex`` only when given, as
+        parse_neigh() tuples."""
         seq = self.next_seq()
         body = _NDMSG.pack(family, 0, 0, 0, 0)
         self.sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
@@ -1165,29 +1166,36 @@ class _BatchSocket(object):
                         if code:
                             raise error_for(code, 'dump neighbours')
                         return out
-                    if msg_type == RTM_NEWNEIGH:
+                    if msg_type == RTM_NEWNEIGH and (ifindex is None or _NDMSG.unpack_from(
+                            data, offset + _NLMSGHDR.size)[1] == ifindex):
                         out.append(parse_neigh(data, offset, length))
                 offset += (length + 3) & ~3
 
 
+def _mac_text(raw):
+    return ':'.join('%02x' % b for b in bytearray(raw))
+
+
 def parse_neigh(data, offset, length):
-    """(ifindex, state, flags, dst, lladdr, master) of the RTM_NEWNEIGH message at ``offset``."""
+    """(ifindex, state, flags, dst, lladdr, master, family) of the RTM_NEWNEIGH message at ``offset``."""
     family, ifindex, state, flags, _type = _NDMSG.unpack_from(data, offset + _NLMSGHDR.size)
     end = offset + length
     pos = offset + _NLMSGHDR.size + _NDMSG.size
     dst = lladdr = None
     master = 0
+    unpack = _NLA.unpack_from
     while pos + 4 <= end:
-        nla_len, nla_type = _NLA.unpack_from(data, pos)
+        nla_len, nla_type = unpack(data, pos)
         if nla_len < 4:
             break
         nla_type &= 0x3FFF  # NLA_F_NESTED / NLA_F_NET_BYTEORDER
         if nla_type == NDA_DST:
-            raw = bytes(data[pos + 4:pos + nla_len])
-            # the text ipaddress gives (the modules' canonical form)
-            dst = socket.inet_ntop(socket.AF_INET, raw) if len(raw) == 4 else str(ipaddress.IPv6Address(raw))
+            if nla_len == 8:
+                dst = socket.inet_ntop(socket.AF_INET, data[pos + 4:pos + 8])
+            else:  # the text ipaddress gives (the modules' canonical form)
+                dst = str(ipaddress.IPv6Address(bytes(data[pos + 4:pos + nla_len])))
         elif nla_type == NDA_LLADDR:
-            lladdr = ':'.join('%02x' % b for b in bytearray(data[pos + 4:pos + nla_len]))
+            lladdr = _mac_text(data[pos + 4:pos + nla_len])
         elif nla_type == NDA_MASTER:
             master = struct.unpack_from('=I', data, pos + 4)[0]
         pos += (nla_len + 3) & ~3
@@ -1231,7 +1239,7 @@ def fdb_table(nl, index):
     """Static entries in a device's own FDB (like Netlink.fdb), read with one dump parsed by struct."""
     out = []
     with translated('list FDB entries in %s' % nl.where):
-        entries = _batch_socket(nl).dump_neighbours(AF_BRIDGE)
+        entries = _batch_socket(nl).dump_neighbours(AF_BRIDGE, index)
     for ifindex, state, _flags, dst, lladdr, master, _family in entries:
         if ifindex != index or not state & NUD_PERMANENT or master or not dst or not lladdr:
             continue
@@ -1244,7 +1252,8 @@ def neigh_table(nl, index):
     out = []
     with translated('list neighbours in %s' % nl.where):
         # one dump per family: AF_UNSPEC would walk the bridge FDB as well
-        entries = _batch_socket(nl).dump_neighbours(socket.AF_INET) + _batch_socket(nl).dump_neighbours(socket.AF_INET6)
+        entries = (_batch_socket(nl).dump_neighbours(socket.AF_INET, index)
+                   + _batch_socket(nl).dump_neighbours(socket.AF_INET6, index))
     for ifindex, state, _flags, dst, lladdr, _master, _family in entries:
         if ifindex != index:
             continue

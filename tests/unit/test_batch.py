@@ -273,7 +273,7 @@ def test_vxlan_entry_order_is_ipaddress_order():
     from ansible_collections.hostnet.fabric.plugins.modules import vxlan
 
     rnd = random.Random(7)
-    texts = ['10.0.0.%d' % i for i in range(1, 256)] + ['fd00::%x' % rnd.randrange(1 << 16) for _ in range(100)]
+    texts = ['10.0.0.%d' % i for i in range(1, 256)] + ['fd00::%x' % rnd.randrange(1 << 16) for _i in range(100)]
     texts += ['9.255.255.255', '11.0.0.0', '::1', '::ffff:1.2.3.4', '2001:db8::1']
     rnd.shuffle(texts)
     entries = [{'dst': t} for t in set(texts)]
