@@ -40,9 +40,11 @@ attributes:
     description: Reads only; check mode changes nothing about what it does.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is nothing to show.
   platform:
     platforms: posix
     support: full
+    description: Hosts with (or without) Docker Engine; the engine's API on a unix socket.
 notes:
   - The P(hostnet.fabric.docker_engine#role) role runs this once per host and keeps the result as the fact
     C(docker_engine_facts), which the P(hostnet.fabric.docker_daemon#role) and
