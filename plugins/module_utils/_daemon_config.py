@@ -46,13 +46,14 @@ _KEY_BY_FLAG = dict((flag, key) for key, flags in KEY_FLAGS.items() for flag in 
 
 CLUSTER_KEYS = ('cluster-store', 'cluster-advertise', 'cluster-store-opts')
 
-# Keys dockerd applies on SIGHUP without a restart (Docker docs, "Configuration reload behavior";
-# the cluster keys only on the engines that still have them).
+# Keys dockerd applies on SIGHUP without a restart (Docker docs, "Configuration reload behavior").
+# The docs list cluster-store, cluster-advertise and cluster-store-opts too, but a reload does not
+# move libnetwork's existing networks and its discovery to the new store (moby/moby#24827): a
+# change of those keys needs a restart, so they are deliberately not here.
 RELOADABLE = frozenset((
     'debug', 'labels', 'live-restore', 'max-concurrent-downloads', 'max-concurrent-uploads',
     'max-download-attempts', 'default-runtime', 'runtimes', 'authorization-plugins', 'insecure-registries',
     'registry-mirrors', 'allow-nondistributable-artifacts', 'shutdown-timeout', 'features', 'builder',
-    'cluster-store', 'cluster-advertise', 'cluster-store-opts',
 ))
 
 DROPIN_MARKER = '# hostnet.fabric options: '

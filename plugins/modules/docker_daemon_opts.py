@@ -181,7 +181,10 @@ restart_required:
   returned: always
   type: bool
 reload_sufficient:
-  description: True when every changed key is one dockerd applies on SIGHUP (C(systemctl reload docker)).
+  description:
+    - True when every changed key is one dockerd applies on SIGHUP (C(systemctl reload docker)).
+    - A change of C(cluster-store), C(cluster-advertise) or C(cluster-store-opts) always needs a restart, as a reload
+      does not move existing networks to the new store (moby/moby#24827).
   returned: always
   type: bool
 daemon_reload_required:

@@ -234,9 +234,56 @@ def scratch_lab(request):
     yield from _lab_session(request, 'px', 2)
 
 
+# What a dry run must leave as it was, read in ONE `docker exec` per host: sections "== NAME" of
+# daemon.json, docker.service drop-ins, unit files and the state of the services the roles manage,
+# the engine's and etcd's PIDs, installed packages, /etc/default/etcd, Docker networks, containers
+# and swarm state, links, addresses and network namespaces (named ones and Docker's own).
+HOST_SNAPSHOT = r"""
+s() { echo "== $1"; }
+s daemon.json; cat /etc/docker/daemon.json 2>/dev/null || echo NONE
+s drop-ins; for f in /etc/systemd/system/docker.service.d/*; do [ -e "$f" ] && echo "-- $f" && cat "$f"; done
+s unit-files; find /etc/systemd/system -printf '%p %l\n' | sort; find /lib/systemd/system -type f | sort | md5sum
+s services; for u in docker containerd etcd consul; do
+  echo "$u $(systemctl is-active $u.service 2>/dev/null) $(systemctl is-enabled $u.service 2>/dev/null)"; done
+s engine-pid; systemctl show -p MainPID --value docker
+s etcd-pid; systemctl show -p MainPID --value etcd 2>/dev/null
+s packages; dpkg-query -W -f '${Package} ${Version}\n' | md5sum
+s etcd-config; md5sum /etc/default/etcd 2>/dev/null || echo NONE
+s networks; docker network ls --no-trunc --format '{{.ID}} {{.Name}} {{.Driver}} {{.Scope}}' | sort
+s containers; docker ps -a --no-trunc --format '{{.ID}} {{.Names}} {{.State}}' | sort
+s swarm; docker info --format '{{.Swarm.LocalNodeState}}'
+s links; ip -o link show
+s addresses; ip -o addr show
+s namespaces; ip netns list; ls /run/docker/netns 2>/dev/null; true
+"""
+
+
+def host_snapshot(lab, host):
+    """{section: text} of HOST_SNAPSHOT on one lab host."""
+    out, name = {}, None
+    for line in lab.sh(host, HOST_SNAPSHOT, timeout=120).stdout.splitlines():
+        if line.startswith('== '):
+            name = line[3:]
+            out[name] = []
+        elif name:
+            out[name].append(line)
+    return {k: '\n'.join(v) for k, v in out.items()}
+
+
 @pytest.fixture(scope='session')
-def site(lab):
-    """site.yml applied once on the session's lab: (rc, data) of that first run."""
+def site_check_fresh(lab):
+    """site.yml --check --diff on the lab before site.yml ever ran on it, with a snapshot of every
+    host before and after: {'rc', 'data', 'before', 'after'} (before/after: {host: snapshot})."""
+    before = {h: host_snapshot(lab, h) for h in lab.hosts}
+    rc, data = lab.playbook(lab.repo / 'site.yml', '--check', '--diff')
+    after = {h: host_snapshot(lab, h) for h in lab.hosts}
+    return {'rc': rc, 'data': data, 'before': before, 'after': after}
+
+
+@pytest.fixture(scope='session')
+def site(lab, site_check_fresh):
+    """site.yml applied once on the session's lab: (rc, data) of that first run. The dry run of
+    site_check_fresh always comes first, so that it sees the lab as site.yml never touched it."""
     return lab.playbook(lab.repo / 'site.yml')
 
 

@@ -111,6 +111,105 @@ def test_unknown_kv_backend_is_refused_before_anything_runs(lab):
     rc, data = lab.playbook(lab.repo / SITE, extra_vars={'hostnet_kv_backend': 'zookeeper'})
     assert rc != 0
     msgs = failures(data)
-    assert any("hostnet_kv_backend: must be etcd or consul (got 'zookeeper')" in m for m in msgs), msgs
-    # it stopped in the first play: no task of a later play ran
-    assert [p['play']['name'] for p in data['plays']] == ['Key/value store backend'], data['plays']
+    # docker_daemon's argument spec refuses it, as the first task of its role
+    assert any('docker_daemon_kv_backend' in m and 'zookeeper' in m for m in msgs), msgs
+    assert [p['play']['name'] for p in data['plays']] == ['Key/value store (etcd)', 'Key/value store (Consul)',
+                                                          'Docker engines'], data['plays']
+    # nothing ran before it: the key/value plays were skipped on every host, and nothing changed
+    ran = ['%s: %s' % (h, t['task']['name']) for p in data['plays'] for t in p['tasks']
+           for h, r in t['hosts'].items() if not r.get('skipped') and not r.get('failed')]
+    assert ran == [] and changed(data) == [], ran
+
+
+# --------------------------------------------------------------------------- check mode (issue 11)
+# The last play of site.yml (the native VXLAN fabric, playbooks/native_fabric.yml) is not covered on a
+# FRESH lab: there its veth task fails in check mode because the bridge it plugs into was only
+# predicted by the task before ("master: 'hfbr0' is not a bridge in the current namespace"). That
+# play is being replaced by a role (separate work); the dry run of everything before it is asserted
+# here, the whole site.yml on the converged lab.
+NATIVE_FABRIC_PLAY = 'Native VXLAN fabric across the fabric hosts'
+
+# Tasks a real run on a fresh lab changes that a dry run cannot predict, and why (by task name):
+# check mode does not install etcd-server, so etcd.service does not exist yet; the etcd role skips
+# what acts on that unit in check mode instead of failing on it, and the package's default member
+# (its data directory) exists only after the real install.
+UNPREDICTABLE_ON_A_FRESH_LAB = {
+    "hostnet.fabric.etcd : Stop the package's default member",
+    "hostnet.fabric.etcd : Remove the package's default member data",
+    'hostnet.fabric.etcd : Start etcd',
+    'hostnet.fabric.etcd : Restart etcd',
+}
+
+
+def changed_by_host(data, skip_plays=()):
+    out = {}
+    for play in data['plays']:
+        if play['play']['name'] in skip_plays:
+            continue
+        for task in play['tasks']:
+            for host, res in task['hosts'].items():
+                if res.get('changed'):
+                    out.setdefault(host, set()).add(task['task']['name'])
+    return out
+
+
+def test_check_on_a_fresh_lab_fails_nowhere(lab, site_check_fresh):
+    data = site_check_fresh['data']
+    assert data is not None, 'ansible-playbook --check printed no JSON'
+    fabric = failures({'plays': [p for p in data['plays'] if p['play']['name'] == NATIVE_FABRIC_PLAY]})
+    if fabric:
+        print('not asserted here (see NATIVE_FABRIC_PLAY): %s' % fabric)
+    msgs = failures({'plays': [p for p in data['plays'] if p['play']['name'] != NATIVE_FABRIC_PLAY]})
+    assert msgs == []
+    played = [p['play']['name'] for p in data['plays']]
+    assert played[:4] == ['Key/value store (etcd)', 'Key/value store (Consul)', 'Docker engines',
+                          'Overlay networks'], played
+    # what it predicts is what a fresh lab needs (the cluster store on Engine 20.10, swarm on 26.1)
+    predicted = changed_by_host(data, skip_plays=(NATIVE_FABRIC_PLAY,))
+    print('predicted changes: %s' % {h: sorted(t) for h, t in sorted(predicted.items())})
+    for h in lab.group('docker_hosts'):
+        assert 'hostnet.fabric.docker_daemon : Set the daemon options (backup kept until the engine answers)' \
+            in predicted.get(h, ()), (h, predicted.get(h))
+    kv = lab.hostvars(lab.group('kv_servers')[0])['hostnet_underlay_ip']
+    opts = [(h, r) for p in data['plays'] for t in p['tasks'] for h, r in t['hosts'].items()
+            if t['task']['name'].endswith('Set the daemon options (backup kept until the engine answers)')]
+    assert sorted(h for h, _r in opts) == sorted(lab.group('docker_hosts'))
+    for h, res in opts:
+        if lab.distro == 'bookworm':
+            assert res['config'] == {'live-restore': True, 'cluster-store': 'etcd://%s:2379' % kv,
+                                     'cluster-advertise': '%s:2376' % lab.hostvars(h)['hostnet_underlay_iface']}, \
+                (h, res['config'])
+        else:
+            assert res['config'] == {'live-restore': False}, (h, res['config'])
+
+
+def test_check_on_a_fresh_lab_changes_nothing(lab, site_check_fresh):
+    before, after = site_check_fresh['before'], site_check_fresh['after']
+    for h in lab.hosts:
+        diff = {k: (before[h].get(k), after[h].get(k)) for k in set(before[h]) | set(after[h])
+                if before[h].get(k) != after[h].get(k)}
+        assert diff == {}, '%s: the dry run changed %s' % (h, diff)
+        assert before[h]['engine-pid'] not in ('', '0'), (h, before[h]['engine-pid'])
+
+
+def test_check_predicted_what_the_first_run_changed(lab, site_check_fresh, site):
+    assert site[0] == 0, failures(site[1])
+    predicted = changed_by_host(site_check_fresh['data'], skip_plays=(NATIVE_FABRIC_PLAY,))
+    real = changed_by_host(site[1], skip_plays=(NATIVE_FABRIC_PLAY,))
+    print('changed by the first run: %s' % {h: sorted(t) for h, t in sorted(real.items())})
+    for h in lab.hosts:
+        p, r = predicted.get(h, set()), real.get(h, set())
+        assert p - r == set(), '%s: predicted, but the real run did not change: %s' % (h, sorted(p - r))
+        missed = r - p
+        if h in lab.group('kv_servers'):
+            missed -= UNPREDICTABLE_ON_A_FRESH_LAB
+        assert missed == set(), '%s: changed by the real run, not predicted: %s' % (h, sorted(missed))
+
+
+def test_check_on_the_converged_lab_changes_nothing(lab, site):
+    assert site[0] == 0
+    rc, data = lab.playbook(lab.repo / SITE, '--check', '--diff')
+    assert rc == 0, failures(data)
+    assert changed(data) == []
+    assert data['stats'] and all(s['changed'] == 0 and s['failures'] == 0 for s in data['stats'].values()), \
+        data['stats']

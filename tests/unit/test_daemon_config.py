@@ -159,7 +159,8 @@ def test_decide_daemon_json_actions_and_results():
                             'change debug from true to false in /etc/docker/daemon.json',
                             'set live-restore to true in /etc/docker/daemon.json']
     assert d['after'] == {'debug': False, 'mtu': 1400, 'live-restore': True, 'cluster-store': 'etcd://10.0.0.5:2379'}
-    assert d['reload_sufficient'] and not d['restart_required'] and not d['daemon_reload_required']
+    # cluster-store does not take effect on a reload (moby/moby#24827): a restart
+    assert d['restart_required'] and not d['reload_sufficient'] and not d['daemon_reload_required']
     assert len(d['warnings']) == 1 and d['validated'] is False  # 20.10 has no --validate
     assert json.loads(d['text_after']) == d['after'] and d['file'] == '/etc/docker/daemon.json'
     d = dc.decide(params(state='absent', options={'mtu': None, 'nothing': None}), host)

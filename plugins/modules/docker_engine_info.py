@@ -1,0 +1,212 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, hostnet.fabric maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: docker_engine_info
+short_description: Read how the Docker Engine of a host is installed and set up
+version_added: 0.1.0
+description:
+  - Reads the installed engine's version (C(dockerd --version)), whether that version still has a cluster store
+    (C(cluster-store) and C(cluster-advertise) were removed in Docker Engine 23.0), the running engine's own view
+    (API C(/info) over the unix socket, for the server version, cluster store and advertise address, live-restore
+    and swarm state) and C(/etc/docker/daemon.json).
+  - Read-only, and the same in check mode as in a real run, so that roles can decide from it in C(--check) too.
+    It always reports C(changed=false). An engine that is not installed or not running is reported as such
+    (RV(engine.installed), RV(engine.running)), never as a failure.
+  - The Docker SDK for Python is not needed.
+options:
+  docker_host:
+    description: The engine's API socket (unix sockets only).
+    type: str
+    default: unix:///var/run/docker.sock
+  daemon_json:
+    description: The engine's configuration file.
+    type: path
+    default: /etc/docker/daemon.json
+  timeout:
+    description: Seconds to wait for the engine's API to answer.
+    type: int
+    default: 10
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; check mode changes nothing about what it does.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is nothing to show.
+  platform:
+    platforms: posix
+    support: full
+    description: Hosts with (or without) Docker Engine; the engine's API on a unix socket.
+notes:
+  - The P(hostnet.fabric.docker_engine#role) role runs this once per host and keeps the result as the fact
+    C(docker_engine_facts), which the P(hostnet.fabric.docker_daemon#role) and
+    P(hostnet.fabric.docker_overlay#role) roles decide from.
+  - An existing daemon.json that is not valid JSON fails the module (the engine would not start with it).
+seealso:
+  - module: hostnet.fabric.docker_daemon_opts
+author:
+  - hostnet.fabric maintainers (@hostnet)
+'''
+
+EXAMPLES = r'''
+- name: How is the engine set up
+  hostnet.fabric.docker_engine_info:
+  register: engine
+
+- name: Only where the engine still has a cluster store
+  ansible.builtin.debug:
+    msg: "Engine {{ engine.engine.version }} can use {{ engine.engine.cluster_store or 'a cluster store' }}"
+  when: engine.engine.cluster_store_supported
+'''
+
+RETURN = r'''
+engine:
+  description: The engine as found.
+  returned: always
+  type: dict
+  contains:
+    installed:
+      description: C(dockerd) is installed.
+      type: bool
+      sample: true
+    version:
+      description: The installed engine's version (C(dockerd --version)); null when it is not installed.
+      type: str
+      sample: 20.10.24
+    version_major:
+      description: Its major number; null when it is not installed.
+      type: int
+      sample: 20
+    cluster_store_supported:
+      description: The installed engine still has C(cluster-store) (Engine 20.10 and older).
+      type: bool
+      sample: true
+    running:
+      description: The engine's API answered on O(docker_host).
+      type: bool
+      sample: true
+    server_version:
+      description: The running engine's version as its API reports it; null when it does not answer.
+      type: str
+      sample: 20.10.24+dfsg1
+    cluster_store:
+      description: The running engine's cluster store (empty when none, or when it does not answer).
+      type: str
+      sample: etcd://10.0.0.5:2379
+    cluster_advertise:
+      description: The running engine's advertised cluster address (empty when none).
+      type: str
+      sample: 10.0.0.11:2376
+    live_restore:
+      description: The running engine has live-restore on.
+      type: bool
+      sample: true
+    swarm_state:
+      description: C(LocalNodeState) of swarm mode (V(inactive), V(pending), V(active), V(error), V(locked)); empty
+        when the engine does not answer.
+      type: str
+      sample: inactive
+    swarm_manager:
+      description: This engine is a swarm manager.
+      type: bool
+      sample: false
+    daemon_json:
+      description: The content of O(daemon_json) (empty when the file does not exist).
+      type: dict
+      sample: {"live-restore": true}
+    daemon_json_exists:
+      description: O(daemon_json) exists.
+      type: bool
+      sample: false
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hostnet.fabric.plugins.module_utils import _daemon_config as dc
+from ansible_collections.hostnet.fabric.plugins.module_utils._docker_api import DockerAPIError, get_json
+
+# Engine 23.0 removed cluster-store / cluster-advertise (the same limit docker_daemon_opts checks)
+CLUSTER_STORE_LAST = (22, 99)
+
+
+def engine_facts(version_output, info, daemon_json_text, daemon_json_path):
+    """The facts from what was read: ``version_output`` of ``dockerd --version`` (None: not installed),
+    ``info`` the API's /info (None: no answer), ``daemon_json_text`` (None: no file)."""
+    version = dc.parse_version(version_output) if version_output is not None else None
+    info = info if isinstance(info, dict) else None
+    swarm = (info or {}).get('Swarm') or {}
+    return {
+        'installed': version is not None,
+        'version': dc.version_text(version) if version else None,
+        'version_major': version[0] if version else None,
+        'cluster_store_supported': bool(version) and version[:2] <= CLUSTER_STORE_LAST,
+        'running': info is not None,
+        'server_version': (info or {}).get('ServerVersion') if info is not None else None,
+        'cluster_store': (info or {}).get('ClusterStore') or '',
+        'cluster_advertise': (info or {}).get('ClusterAdvertise') or '',
+        'live_restore': bool((info or {}).get('LiveRestoreEnabled')),
+        'swarm_state': swarm.get('LocalNodeState') or '',
+        'swarm_manager': bool(swarm.get('ControlAvailable')),
+        'daemon_json': dc.parse_daemon_json(daemon_json_path, daemon_json_text),
+        'daemon_json_exists': daemon_json_text is not None,
+    }
+
+
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except (IOError, OSError):
+        return None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            docker_host=dict(type='str', default='unix:///var/run/docker.sock'),
+            daemon_json=dict(type='path', default='/etc/docker/daemon.json'),
+            timeout=dict(type='int', default=10),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if not p['docker_host'].startswith('unix://'):
+        module.fail_json(msg="docker_host: only unix:// sockets are supported (got %r)" % p['docker_host'])
+    if p['timeout'] < 1:
+        module.fail_json(msg='timeout: must be at least 1 second (got %d)' % p['timeout'])
+
+    version_output = None
+    dockerd = module.get_bin_path('dockerd')
+    if dockerd:
+        rc, out, err = module.run_command([dockerd, '--version'])
+        if rc != 0:
+            module.fail_json(msg='%s --version failed (exit %d): %s' % (dockerd, rc, (err or out).strip()))
+        version_output = out
+    info = None
+    try:
+        status, data = get_json(p['docker_host'], '/info', timeout=p['timeout'])
+        if status == 200:
+            info = data
+    except DockerAPIError:
+        info = None
+    path = p['daemon_json']
+    text = read_text(path) if os.path.exists(path) else None
+    try:
+        facts = engine_facts(version_output, info, text, path)
+    except dc.ConfigError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, engine=facts)
+
+
+if __name__ == '__main__':
+    main()
