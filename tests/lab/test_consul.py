@@ -309,8 +309,8 @@ def test_real_binary_validates_what_is_rendered_for_its_series(real_archive, rea
 
     for kind, settings in agents.items():
         res = validate(settings, version_out)
-        assert res.returncode == 0, '%s rendered for %s: %s%s' % (kind, real_archive['version'], res.stdout,
-                                                                    res.stderr)
+        why = '%s rendered for %s: %s%s' % (kind, real_archive['version'], res.stdout, res.stderr)
+        assert res.returncode == 0, why
         assert 'Configuration is valid!' in res.stdout
         for secret in (key, t1, t2, t3):
             assert secret not in res.stdout + res.stderr
