@@ -4,9 +4,14 @@
 #
 # PRIVATE to hostnet.fabric: not a public API, may change without notice.
 #
-# The few read-only Docker Engine API calls the netlink modules need (a container's pid), over
-# the engine's unix socket with the standard library only: the netns module must not pull in
-# the Docker SDK on every host. TCP endpoints are deliberately not supported here.
+# The Docker Engine API calls hostnet.fabric needs, over the engine's unix socket with the
+# standard library only: the netns module must not pull in the Docker SDK on every host.
+# TCP endpoints are deliberately not supported here.
+#   get_json / container_pid / inspect_object   read-only look-ups (netns, netns_info, docker_daemon_opts)
+#   Engine                                       the calls of the endpoint and probe modules
+#                                                (docker_endpoints, docker_probe, docker_overlay_network):
+#                                                each a thin method, no decisions (those live in
+#                                                _docker_endpoints.py and are unit-tested with a fake Engine)
 
 from __future__ import absolute_import, division, print_function
 
@@ -48,22 +53,36 @@ def socket_path(docker_host):
     return docker_host[len('unix://'):]
 
 
-def get_json(docker_host, url, timeout=10):
+def request(docker_host, method, url, body=None, timeout=10):
+    """One API call: (HTTP status, decoded JSON body or None). Raises DockerAPIError only when the
+    engine cannot be reached; an error status is the caller's to judge."""
     path = socket_path(docker_host)
     conn = _UnixHTTPConnection(path, timeout)
+    headers = {'Host': 'docker'}
+    payload = None
+    if body is not None:
+        payload = json.dumps(body).encode('utf-8')
+        headers['Content-Type'] = 'application/json'
     try:
-        conn.request('GET', url, headers={'Host': 'docker'})
+        conn.request(method, url, body=payload, headers=headers)
         resp = conn.getresponse()
-        body = resp.read()
+        raw = resp.read()
     except (OSError, socket.error) as exc:
         raise DockerAPIError('cannot reach the Docker engine at %s: %s' % (docker_host, exc))
     finally:
         conn.close()
     try:
-        data = json.loads(body.decode('utf-8')) if body else None
+        data = json.loads(raw.decode('utf-8')) if raw else None
     except ValueError:
-        data = None
+        data = raw.decode('utf-8', 'replace') if raw else None
     return resp.status, data
+
+
+def get_json(docker_host, url, timeout=10):
+    status, data = request(docker_host, 'GET', url, timeout=timeout)
+    if not isinstance(data, (dict, list)):
+        data = None
+    return status, data
 
 
 def valid_container_ref(container):
@@ -104,3 +123,122 @@ def inspect_object(docker_host, kind, ref, timeout=10):
         msg = data.get('message') if isinstance(data, dict) else None
         raise DockerAPIError("%s: the Docker engine answered %s for '%s': %s" % (kind, status, ref, msg))
     return data
+
+
+# ---------------------------------------------------------------- the calls of the endpoint and probe modules
+class EngineError(DockerAPIError):
+    """The engine refused a call: ``status`` is its HTTP status, ``message`` its own words."""
+
+    def __init__(self, what, status, message):
+        DockerAPIError.__init__(self, '%s: %s' % (what, message))
+        self.what = what
+        self.status = status
+        self.message = message or ''
+
+
+def _message(data):
+    if isinstance(data, dict):
+        return data.get('message') or ''
+    return data or ''
+
+
+class Engine(object):
+    """The Docker engine at ``docker_host``: one method per API call, no decisions."""
+
+    # Engine 20.10 with a cluster store can take well over 30 s to start a container on a busy host
+    # (the docker CLI waits without a limit): a call without an answer in ``timeout`` seconds is a
+    # failed call (EngineError, status 0), which the callers' bounded tries handle like any other.
+    def __init__(self, docker_host=DEFAULT_DOCKER_HOST, timeout=120):
+        self.docker_host = docker_host
+        self.timeout = timeout
+
+    def _call(self, what, method, url, body=None, ok=(200, 201, 204), timeout=None):
+        try:
+            status, data = request(self.docker_host, method, url, body, timeout or self.timeout)
+        except DockerAPIError as exc:
+            raise EngineError(what, 0, str(exc))
+        if status not in ok:
+            raise EngineError(what, status, _message(data))
+        return status, data
+
+    # -- reads
+    def container(self, ref):
+        """A container's JSON, or None when there is none of that name or id."""
+        status, data = self._call('inspect container %s' % ref, 'GET', '/containers/%s/json' % quote(ref, safe=''),
+                                  ok=(200, 404))
+        return data if status == 200 else None
+
+    def containers_on(self, network):
+        """Ids of this engine's containers (running or stopped) with an endpoint setting on ``network``."""
+        filters = quote(json.dumps({'network': [network]}), safe='')
+        _status, data = self._call('list containers on %s' % network, 'GET',
+                                   '/containers/json?all=1&filters=%s' % filters)
+        return [c['Id'] for c in data or []]
+
+    def network(self, ref):
+        """A network's JSON as this engine sees it, or None."""
+        status, data = self._call('inspect network %s' % ref, 'GET', '/networks/%s' % quote(ref, safe=''),
+                                  ok=(200, 404))
+        return data if status == 200 else None
+
+    # -- endpoints
+    def connect(self, network, container, ipv4_address=None, ipv6_address=None, aliases=None):
+        ipam = {}
+        if ipv4_address:
+            ipam['IPv4Address'] = ipv4_address
+        if ipv6_address:
+            ipam['IPv6Address'] = ipv6_address
+        config = {}
+        if ipam:
+            config['IPAMConfig'] = ipam
+        if aliases:
+            config['Aliases'] = list(aliases)
+        self._call('connect %s to %s' % (container, network), 'POST',
+                   '/networks/%s/connect' % quote(network, safe=''), {'Container': container, 'EndpointConfig': config})
+
+    def disconnect(self, network, container, force=True):
+        self._call('disconnect %s from %s' % (container, network), 'POST',
+                   '/networks/%s/disconnect' % quote(network, safe=''), {'Container': container, 'Force': force})
+
+    def remove_network(self, network):
+        self._call('remove network %s' % network, 'DELETE', '/networks/%s' % quote(network, safe=''))
+
+    # -- containers (probes)
+    def run(self, name, image, cmd, network, auto_remove=False):
+        """Create and start a container on ``network``; returns its id. A container left by a failed
+        start is removed before the error is raised."""
+        body = {'Image': image, 'Cmd': list(cmd), 'HostConfig': {'NetworkMode': network, 'AutoRemove': auto_remove},
+                'NetworkingConfig': {'EndpointsConfig': {network: {}}}}
+        _status, data = self._call('create container %s' % name, 'POST',
+                                   '/containers/create?name=%s' % quote(name, safe=''), body)
+        cid = data['Id']
+        try:
+            self._call('start container %s' % name, 'POST', '/containers/%s/start' % cid)
+        except EngineError:
+            self.remove(cid)
+            raise
+        return cid
+
+    def wait(self, ref, timeout=120):
+        """Exit status of a container, waiting (bounded by ``timeout``) for it to stop."""
+        _status, data = self._call('wait for container %s' % ref, 'POST', '/containers/%s/wait' % quote(ref, safe=''),
+                                   timeout=timeout)
+        return int((data or {}).get('StatusCode', -1))
+
+    def remove(self, ref):
+        """Remove a container (forced); True if there was one."""
+        status, _data = self._call('remove container %s' % ref, 'DELETE',
+                                   '/containers/%s?force=1&v=1' % quote(ref, safe=''), ok=(200, 204, 404))
+        return status != 404
+
+    def exec_rc(self, container, cmd, timeout=120):
+        """Run ``cmd`` in a running container; returns its exit code (the output is not kept)."""
+        _status, data = self._call('exec in %s' % container, 'POST', '/containers/%s/exec' % quote(container, safe=''),
+                                   {'Cmd': list(cmd), 'AttachStdout': True, 'AttachStderr': True})
+        eid = data['Id']
+        # not detached: the engine streams the output and closes the connection when the command ends
+        self._call('start exec in %s' % container, 'POST', '/exec/%s/start' % eid, {'Detach': False, 'Tty': False},
+                   timeout=timeout)
+        _status, info = self._call('inspect exec in %s' % container, 'GET', '/exec/%s/json' % eid)
+        code = (info or {}).get('ExitCode')
+        return -1 if code is None else int(code)
