@@ -289,7 +289,7 @@ def test_missing_container_is_reported_not_failed():
 def test_disconnect_all_records_how_to_reconnect():
     eng = FakeEngine([{'name': 'web', 'nets': attached()}, {'name': 'other', 'nets': {'ov2': {'EndpointID': 'x'}}},
                       {'name': 'off', 'running': False, 'nets': {NET: {'EndpointID': '', 'Aliases': None,
-                                                                        'IPAMConfig': None}}}])
+                                                                       'IPAMConfig': None}}}])
     out = de.Endpoints(eng, NET, clock=FakeClock()).disconnect_all()
     assert out.endpoints == [{'container': 'web', 'ipv4_address': '10.1.0.5', 'ipv6_address': None,
                               'aliases': ['db']},
@@ -425,7 +425,7 @@ def params(**kw):
     ({'tries': 0}, 'tries', 'tries: must be 1 or more (got 0)'),
     ({'all': True}, 'all', 'all: only with state=absent'),
     ({'all': True, 'state': 'absent', 'stale': True}, 'all', 'all: takes every container of this engine: give '
-                                                            'neither endpoints nor stale'),
+                                                             'neither endpoints nor stale'),
     ({'endpoints': [{'container': 'a', 'ipv4_address': '10.0.0.300'}]}, 'endpoints[0].ipv4_address',
      "endpoints[0].ipv4_address: must be an IPv4 address (got '10.0.0.300')"),
     ({'endpoints': [{'container': 'a', 'ipv6_address': '10.0.0.3'}]}, 'endpoints[0].ipv6_address',
@@ -463,7 +463,7 @@ def test_docker_probe_checks_labels_and_check_mode_does_nothing():
     assert msg is None and res['name'] is None and 'check mode' in res['msg'] and eng.calls == []
     msg, res = probemod.run(dict(base, target_labels=['h2', 'h3']), eng, False, FakeClock())
     assert [(r['from'], r['to'], r['target'], r['ok']) for r in res['pings']] == [('h1', 'h2', 'a', True),
-                                                                                 ('h1', 'h3', 'b', True)]
+                                                                                  ('h1', 'h3', 'b', True)]
 
 
 def test_docker_overlay_network_seen_in_check_mode_does_not_wait_or_fail():
