@@ -372,7 +372,7 @@ def test_wait_network_until_the_wanted_id():
         return {'Id': 'new' if clock.now >= 4 else 'old', 'Scope': 'global'}
 
     eng.network = network
-    net, waited, _ = de.wait_network(eng, NET, timeout=30, delay=2, net_id='new', clock=clock)
+    net, waited, last = de.wait_network(eng, NET, timeout=30, delay=2, net_id='new', clock=clock)
     assert net['Id'] == 'new' and waited == 4 and clock.sleeps == [2, 2]
     net, waited, last = de.wait_network(eng, NET, timeout=5, delay=2, scope='swarm', clock=clock)
     assert net is None and waited <= 5 and last == 'new (scope global)'
