@@ -22,6 +22,9 @@ description:
     one set here nor one it already has). C(live_restore) with O(live_restore=auto) is the opposite: Docker
     refuses swarm mode with live-restore on."
   - Explicit values (not V(auto)) are passed through; only O(store=auto) needs the engine's version.
+  - A store the installed engine was built without is refused with an error that names the engine and what to
+    do, before anything is written: Debian 12's docker.io 20.10.24 has no C(consul://) driver, and dockerd would
+    otherwise fail only when it restarts with it (C(cluster_store_backends) of M(hostnet.fabric.docker_engine_info)).
 positional: _input
 options:
   _input:
@@ -142,6 +145,7 @@ def docker_cluster_settings(engine, store='auto', advertise='auto', live_restore
             reason = 'Engine %s with etcd on %s' % (engine.get('version'), kv_server)
     else:
         reason = 'the cluster store was set explicitly'
+    _refuse_missing_driver(engine, store)
     if advertise is None:
         advertise = ''
     if advertise == 'auto':
@@ -155,6 +159,20 @@ def docker_cluster_settings(engine, store='auto', advertise='auto', live_restore
             reason += ' (which Docker refuses with live-restore on)'
     return {'cluster_store': store, 'cluster_advertise': str(advertise), 'live_restore': wanted_live_restore,
             'swarm': swarm, 'reason': reason}
+
+
+def _refuse_missing_driver(engine, store):
+    """A store URL whose driver the installed engine lacks is an error. No drivers found (a binary that does not
+    carry the package paths) or facts without the list: unknown, not checked."""
+    scheme = store.split('://', 1)[0] if '://' in store else ''
+    drivers = engine.get('cluster_store_backends')
+    if not scheme or not drivers or not engine.get('cluster_store_supported') or scheme in drivers:
+        return
+    hint = ('use hostnet_kv_backend: etcd, or an engine built with the consul driver (e.g. Debian 11\'s docker.io '
+            '20.10.5)' if scheme == 'consul' else 'use a store it has')
+    raise AnsibleFilterError(
+        'cluster store %s: the installed Engine %s was built without the %s:// driver (it has: %s), so dockerd would '
+        'refuse to start with it; %s' % (store, engine.get('version'), scheme, ', '.join(drivers), hint))
 
 
 class FilterModule(object):

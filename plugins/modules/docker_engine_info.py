@@ -89,6 +89,17 @@ engine:
       description: The installed engine still has C(cluster-store) (Engine 20.10 and older).
       type: bool
       sample: true
+    cluster_store_backends:
+      description:
+        - The key/value stores the installed engine's C(cluster-store) can use (V(boltdb), V(consul), V(etcd),
+          V(zookeeper)), read from the store drivers compiled into the dockerd binary (the Go package paths
+          C(libkv/store/NAME) that every Go binary carries); empty when the engine has no cluster store (or when
+          none was found: then nothing is checked against it).
+        - Distributions may leave drivers out. Debian 12's docker.io 20.10.24 has no V(consul) driver (Debian 11's
+          20.10.5 has), and its dockerd then refuses C(consul://) only when it starts.
+      type: list
+      elements: str
+      sample: [boltdb, etcd, zookeeper]
     running:
       description: The engine's API answered on O(docker_host).
       type: bool
@@ -128,6 +139,7 @@ engine:
       sample: false
 '''
 
+import mmap
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -137,19 +149,32 @@ from ansible_collections.hostnet.fabric.plugins.module_utils._docker_api import 
 
 # Engine 23.0 removed cluster-store / cluster-advertise (the same limit docker_daemon_opts checks)
 CLUSTER_STORE_LAST = (22, 99)
+# libkv's store drivers; dockerd registers those compiled in, and each leaves its package path in the binary
+STORE_DRIVERS = ('boltdb', 'consul', 'etcd', 'zookeeper')
 
 
-def engine_facts(version_output, info, daemon_json_text, daemon_json_path):
+def store_drivers(binary):
+    """The libkv store drivers compiled into the Go binary at ``binary`` (a path), sorted."""
+    with open(binary, 'rb') as f:
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return [name for name in STORE_DRIVERS if data.find(b'libkv/store/' + name.encode() + b'.') != -1
+                    or data.find(b'libkv/store/' + name.encode() + b'/') != -1]
+
+
+def engine_facts(version_output, info, daemon_json_text, daemon_json_path, backends=None):
     """The facts from what was read: ``version_output`` of ``dockerd --version`` (None: not installed),
-    ``info`` the API's /info (None: no answer), ``daemon_json_text`` (None: no file)."""
+    ``info`` the API's /info (None: no answer), ``daemon_json_text`` (None: no file), ``backends`` the store
+    drivers found in the binary (only kept when the version still has a cluster store)."""
     version = dc.parse_version(version_output) if version_output is not None else None
+    supported = bool(version) and version[:2] <= CLUSTER_STORE_LAST
     info = info if isinstance(info, dict) else None
     swarm = (info or {}).get('Swarm') or {}
     return {
         'installed': version is not None,
         'version': dc.version_text(version) if version else None,
         'version_major': version[0] if version else None,
-        'cluster_store_supported': bool(version) and version[:2] <= CLUSTER_STORE_LAST,
+        'cluster_store_supported': supported,
+        'cluster_store_backends': sorted(backends or []) if supported else [],
         'running': info is not None,
         'server_version': (info or {}).get('ServerVersion') if info is not None else None,
         'cluster_store': (info or {}).get('ClusterStore') or '',
@@ -192,6 +217,12 @@ def main():
         if rc != 0:
             module.fail_json(msg='%s --version failed (exit %d): %s' % (dockerd, rc, (err or out).strip()))
         version_output = out
+    backends = None
+    if dockerd and version_output is not None:
+        try:
+            backends = store_drivers(dockerd)
+        except (IOError, OSError, ValueError) as exc:
+            module.fail_json(msg='cannot read %s to find its cluster store drivers: %s' % (dockerd, exc))
     info = None
     try:
         status, data = get_json(p['docker_host'], '/info', timeout=p['timeout'])
@@ -202,7 +233,7 @@ def main():
     path = p['daemon_json']
     text = read_text(path) if os.path.exists(path) else None
     try:
-        facts = engine_facts(version_output, info, text, path)
+        facts = engine_facts(version_output, info, text, path, backends)
     except dc.ConfigError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, engine=facts)

@@ -16,7 +16,7 @@ def test_facts_of_a_running_engine_20_10_with_a_store():
     f = engine_facts('Docker version 20.10.24+dfsg1, build 297e128\n', INFO_2010,
                      '{"live-restore": true}', '/etc/docker/daemon.json')
     assert f == {'installed': True, 'version': '20.10.24', 'version_major': 20, 'cluster_store_supported': True,
-                 'running': True, 'server_version': '20.10.24+dfsg1', 'cluster_store': 'etcd://10.0.0.5:2379',
+                 'cluster_store_backends': [], 'running': True, 'server_version': '20.10.24+dfsg1', 'cluster_store': 'etcd://10.0.0.5:2379',
                  'cluster_advertise': '10.0.0.11:2376', 'live_restore': True, 'swarm_state': 'inactive',
                  'swarm_manager': False, 'daemon_json': {'live-restore': True}, 'daemon_json_exists': True}
 
@@ -140,3 +140,45 @@ def test_bad_live_restore_is_refused():
 def test_input_must_be_the_engine_facts():
     with pytest.raises(AnsibleFilterError, match='the input must be the engine facts'):
         docker_cluster_settings('20.10')
+
+
+def test_store_drivers_are_read_from_the_go_package_paths_in_the_binary(tmp_path):
+    from ansible_collections.hostnet.fabric.plugins.modules.docker_engine_info import store_drivers
+    debian12 = tmp_path / 'dockerd12'
+    debian12.write_bytes(b'\0x' * 1000 + b'github.com/docker/libkv/store/etcd.New\0github.com/docker/libkv/store/boltdb.'
+                         b'(*BoltDB).Get\0github.com/docker/libkv/store/zookeeper/zk.go\0libkv/store/consulx')
+    debian11 = tmp_path / 'dockerd11'
+    debian11.write_bytes(debian12.read_bytes() + b'\0github.com/docker/libkv/store/consul.Register\0')
+    assert store_drivers(str(debian12)) == ['boltdb', 'etcd', 'zookeeper']
+    assert store_drivers(str(debian11)) == ['boltdb', 'consul', 'etcd', 'zookeeper']
+
+
+def test_drivers_are_kept_only_while_the_engine_has_a_cluster_store():
+    assert engine_facts('Docker version 20.10.5', None, None, 'x', ['etcd', 'consul'])['cluster_store_backends'] == \
+        ['consul', 'etcd']
+    assert engine_facts('Docker version 26.1.5', None, None, 'x', ['etcd'])['cluster_store_backends'] == []
+
+
+DEBIAN12 = engine_facts('Docker version 20.10.24+dfsg1', None, None, 'x', ['boltdb', 'etcd', 'zookeeper'])
+DEBIAN11 = engine_facts('Docker version 20.10.5+dfsg1', None, None, 'x', ['boltdb', 'consul', 'etcd', 'zookeeper'])
+
+
+def test_consul_is_refused_on_an_engine_built_without_its_driver():
+    with pytest.raises(AnsibleFilterError, match=r"cluster store consul://127.0.0.1:8500: the installed Engine "
+                       r"20.10.24 was built without the consul:// driver \(it has: boltdb, etcd, zookeeper\).*"
+                       r"hostnet_kv_backend: etcd"):
+        docker_cluster_settings(DEBIAN12, kv_backend='consul', kv_server='kv1')
+    with pytest.raises(AnsibleFilterError, match='without the consul:// driver'):
+        docker_cluster_settings(DEBIAN12, store='consul://10.0.0.5:8500')
+
+
+def test_consul_passes_where_the_driver_is_and_etcd_on_debian_12():
+    assert docker_cluster_settings(DEBIAN11, kv_backend='consul', kv_server='kv1')['cluster_store'] == \
+        'consul://127.0.0.1:8500'
+    assert docker_cluster_settings(DEBIAN12, kv_server='kv1', kv_address='10.0.0.5')['cluster_store'] == \
+        'etcd://10.0.0.5:2379'
+    # no store, or facts from before the drivers were read: nothing to check
+    assert docker_cluster_settings(DEBIAN12, kv_backend='consul')['cluster_store'] == ''
+    older = dict(DEBIAN12)
+    del older['cluster_store_backends']
+    assert docker_cluster_settings(older, kv_backend='consul', kv_server='kv1')['cluster_store'].startswith('consul')
