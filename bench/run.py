@@ -40,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -477,7 +478,8 @@ class FabricHosts:
                 'hostnet_underlay_ip': '192.168.254.%d' % i, 'vxlan_fabric_netns': host,
                 'vxlan_fabric_netns_prefix': host + '-',
                 'vxlan_fabric_workloads': [{'name': 'w', 'segment': 'bench', 'address': workload_ip(i)}]}
-        self.inventory = work.text_file(json.dumps({'all': {'children': {'bench_fabric': {'hosts': inventory}}}}), '.json')
+        self.inventory = work.text_file(
+            json.dumps({'all': {'children': {'bench_fabric': {'hosts': inventory}}}}), '.json')
         self.role_play = work.text_file(json.dumps([{
             'name': 'vxlan_fabric on %d namespace hosts' % n, 'hosts': 'bench_fabric', 'gather_facts': False,
             'roles': [{'role': 'hostnet.fabric.vxlan_fabric', 'vars': {
@@ -496,10 +498,11 @@ class FabricHosts:
             'name': '%d no-op tasks on %d namespace hosts' % (len(tasks), self.n), 'hosts': 'bench_fabric',
             'gather_facts': False, 'tasks': body}]), '.yml')
 
-    def play(self, playbook, env_extra=None):
-        """(Sample, the json callback's output) of one ansible-playbook run; fails naming the failed tasks."""
+    def play(self, playbook):
+        """(Sample, the json callback's output) of one ansible-playbook run; a failed run raises, with the end of
+        its output (the json callback's stats and results)."""
         env = dict(module_env(), ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'), ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',
-                   ANSIBLE_NOCOLOR='1', **(env_extra or {}))
+                   ANSIBLE_NOCOLOR='1')
         argv = [PYTHON, str(ANSIBLE_PLAYBOOK), '-i', str(self.inventory), str(playbook)]
         old = os.getcwd()
         os.chdir(str(REPO))
@@ -611,6 +614,8 @@ def iperf_server(ns):
     while len(lines) < 5:  # a rule of dashes, then 'Server listening on 5201'
         lines.append(proc.stdout.readline())
         if 'listening' in lines[-1].lower():
+            # its per-second reports are read and dropped: a full pipe would stop the server
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
             return proc
         if not lines[-1]:
             break
