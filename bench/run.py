@@ -438,8 +438,8 @@ def print_targets(targets, measure):
             value = ', '.join('%s %.2f' % kv for kv in value.items())
         else:
             value = '%.2f' % value
-        print('  target (%s, medians): %s -> %s' % (measure + ' time' if measure in ('cpu', 'wall') else measure,
-                                                     name, value))
+        label = measure + ' time' if measure in ('cpu', 'wall') else measure
+        print('  target (%s, medians): %s -> %s' % (label, name, value))
 
 
 # --------------------------------------------------------------------------- B3 / B4: namespace hosts
