@@ -2,7 +2,9 @@
 
     sudo .venv/bin/python bench/run.py                    # B1 and B2 at full size, 3 rounds
     sudo .venv/bin/python bench/run.py --only B2 --rounds 5
-    sudo .venv/bin/python bench/run.py --sizes 50,100 --rounds 1 --json /tmp/b.json   # smoke size
+    sudo .venv/bin/python bench/run.py --only B3,B4 --hosts 2,4,8 --rounds 2
+    sudo .venv/bin/python bench/run.py --only B1,B2,B3,B4 --sizes 20,40 --hosts 2 --rounds 1 --iperf-seconds 1 \
+        --json /tmp/b.json                                # smoke size (tests/integration/test_bench_smoke.py)
 
 Groups (pluggable: GROUPS below; a group that cannot run here says why and is listed as not measured):
   B1  bulk FDB / neighbour entries: the vxlan module creating 1,000 and 5,000 peers (flood entries),
@@ -10,8 +12,14 @@ Groups (pluggable: GROUPS below; a group that cannot run here says why and is li
       entries and against pyroute2 with one call per entry; us per entry; the no-op re-run at the
       largest size against an empty no-op run; peak RSS against an empty run.
   B2  module overhead: a no-op run of each netlink module against ansible.builtin.ping.
-  B3  fabric scaling (the native fabric role on 2/4/8 hosts): not implemented, see README.
-  B4  data path (iperf3 across the fabric vs the underlay): not implemented, see README.
+  B3  fabric scaling: the vxlan_fabric role on 2, 4 and 8 namespace hosts (one segment, one workload per host, the
+      role's defaults, its ping verification included): first converge and idempotent re-run, each an
+      ansible-playbook process, against a play of as many ansible.builtin.ping tasks on the same hosts as the
+      re-run ran tasks. Hosts are namespaces joined by an underlay bridge in a namespace of its own, built with
+      iproute2 before the timed runs (as playbooks/local_fabric.yml builds them), fresh for every round and size.
+  B4  data path: one TCP stream (iperf3) workload to workload through the fabric the role built on 2 namespace
+      hosts, against host to host on the plain underlay between the same hosts, interleaved. Every namespace
+      shares this machine's CPUs: the figure compares the kernel's CPU cost per byte of the two paths.
 
 How things are measured. A module runs as the process Ansible starts on a managed host: the
 module file run by the Python interpreter with its arguments in a JSON file (what AnsiballZ
@@ -32,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -126,9 +135,9 @@ class Workdir:
         path.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': body}))
         return path
 
-    def text_file(self, text):
+    def text_file(self, text, suffix='.txt'):
         self.count += 1
-        path = self.path / ('batch%d.txt' % self.count)
+        path = self.path / ('batch%d%s' % (self.count, suffix))
         path.write_text(text)
         return path
 
@@ -429,15 +438,265 @@ def print_targets(targets, measure):
             value = ', '.join('%s %.2f' % kv for kv in value.items())
         else:
             value = '%.2f' % value
-        print('  target (%s time, medians): %s -> %s' % (measure, name, value))
+        label = measure + ' time' if measure in ('cpu', 'wall') else measure
+        print('  target (%s, medians): %s -> %s' % (label, name, value))
+
+
+# --------------------------------------------------------------------------- B3 / B4: namespace hosts
+ANSIBLE_PLAYBOOK = Path(PYTHON).parent / 'ansible-playbook'
+SEGMENT = {'name': 'bench', 'vni': 4343, 'subnet': '10.43.0.0/24'}
+
+
+def workload_ip(i):
+    return '10.43.0.%d' % (16 * i + 1)  # host i's block of the /24 segment cut into /28 blocks, its first address
+
+
+class FabricHosts:
+    """n namespace "hosts" joined by an underlay bridge in a namespace of its own (as playbooks/local_fabric.yml
+    builds them, here with iproute2 so that building them is not part of what is timed); an inventory of them; the
+    role's play and a play of no-op tasks on the same hosts. Every namespace goes with drop()."""
+
+    def __init__(self, nss, work, n):
+        self.nss, self.work, self.n = nss, work, n
+        work.count += 1
+        self.prefix = '%s-f%d' % (nss.tag, work.count)
+        self.hosts = ['%s-h%d' % (self.prefix, i) for i in range(1, n + 1)]
+        self.underlay = '%s-ul' % self.prefix
+        for name in [self.underlay] + self.hosts:
+            sh('ip', 'netns', 'add', name)
+            nss.made.append(name)
+        sh('ip', '-n', self.underlay, 'link', 'add', 'ul0', 'type', 'bridge')
+        sh('ip', '-n', self.underlay, 'link', 'set', 'ul0', 'up')
+        inventory = {}
+        for i, host in enumerate(self.hosts, 1):
+            sh('ip', '-n', host, 'link', 'add', 'ul', 'type', 'veth', 'peer', 'name', 'p%d' % i, 'netns', self.underlay)
+            sh('ip', '-n', host, 'addr', 'add', '192.168.254.%d/24' % i, 'dev', 'ul')
+            sh('ip', '-n', host, 'link', 'set', 'ul', 'up')
+            sh('ip', '-n', self.underlay, 'link', 'set', 'p%d' % i, 'master', 'ul0', 'up')
+            inventory[host] = {
+                'ansible_connection': 'local', 'ansible_python_interpreter': PYTHON,
+                'hostnet_underlay_ip': '192.168.254.%d' % i, 'vxlan_fabric_netns': host,
+                'vxlan_fabric_netns_prefix': host + '-',
+                'vxlan_fabric_workloads': [{'name': 'w', 'segment': 'bench', 'address': workload_ip(i)}]}
+        self.inventory = work.text_file(
+            json.dumps({'all': {'children': {'bench_fabric': {'hosts': inventory}}}}), '.json')
+        self.role_play = work.text_file(json.dumps([{
+            'name': 'vxlan_fabric on %d namespace hosts' % n, 'hosts': 'bench_fabric', 'gather_facts': False,
+            'roles': [{'role': 'hostnet.fabric.vxlan_fabric', 'vars': {
+                'vxlan_fabric_group': 'bench_fabric', 'vxlan_fabric_segments': [SEGMENT]}}]}]), '.yml')
+
+    def noop_play(self, tasks, matched=False):
+        """A play of one no-op task per task of tasks: ansible.builtin.ping (a module run on the host); matched:
+        ansible.builtin.debug (a controller-side action) where the task was a controller-side action too."""
+        body = []
+        for i, task in enumerate(tasks, 1):
+            if matched and controller_side(task['action']):
+                body.append({'name': 'no-op %d' % i, 'ansible.builtin.debug': {'msg': 'no-op'}})
+            else:
+                body.append({'name': 'no-op %d' % i, 'ansible.builtin.ping': {}})
+        return self.work.text_file(json.dumps([{
+            'name': '%d no-op tasks on %d namespace hosts' % (len(tasks), self.n), 'hosts': 'bench_fabric',
+            'gather_facts': False, 'tasks': body}]), '.yml')
+
+    def play(self, playbook):
+        """(Sample, the json callback's output) of one ansible-playbook run; a failed run raises, with the end of
+        its output (the json callback's stats and results)."""
+        env = dict(module_env(), ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'), ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',
+                   ANSIBLE_NOCOLOR='1')
+        argv = [PYTHON, str(ANSIBLE_PLAYBOOK), '-i', str(self.inventory), str(playbook)]
+        old = os.getcwd()
+        os.chdir(str(REPO))
+        try:
+            sample, _rss, out = run_process(argv, env=env)
+        finally:
+            os.chdir(old)
+        return sample, json.loads(out[out.index('{'):])
+
+    def drop(self):
+        names = [n['name'] for n in json.loads(sh('ip', '-j', 'netns', 'list').stdout or '[]')]
+        for name in names:
+            if name.startswith(self.prefix + '-'):
+                self.nss.drop(name)
+
+
+def tasks_run(data):
+    """[{name, action}] of the tasks of the play that ran (were not skipped) on at least one host."""
+    ran = []
+    for task in data['plays'][0]['tasks']:
+        results = [r for r in task['hosts'].values() if not r.get('skipped')]
+        if results:
+            ran.append({'name': task['task']['name'], 'action': results[0].get('action')})
+    return ran
+
+
+CONTROLLER_SIDE = ('set_fact', 'assert', 'debug', 'include_tasks', 'import_tasks', 'validate_argument_spec', 'meta')
+
+
+def controller_side(action):
+    """Whether a task's action runs on the controller alone (no module process on the managed host)."""
+    return (action or '').rsplit('.', 1)[-1] in CONTROLLER_SIDE
+
+
+def changed(data):
+    return sum(s['changed'] for s in data['stats'].values())
+
+
+def bench_b3(opts, nss, work):
+    sizes = opts.hosts
+    runs = dict((n, {'converge': [], 'rerun': [], 'noop': [], 'noop_matched': []}) for n in sizes)
+    tasks = {}
+    for rnd in range(opts.rounds):
+        for n in sizes:
+            fab = FabricHosts(nss, work, n)
+            try:
+                sample, data = fab.play(fab.role_play)
+                if changed(data) == 0:
+                    raise RuntimeError('the first converge on %d hosts changed nothing' % n)
+                runs[n]['converge'].append(sample)
+                sample, data = fab.play(fab.role_play)
+                if changed(data):
+                    raise RuntimeError('the re-run on %d hosts changed something: %s' % (n, data['stats']))
+                runs[n]['rerun'].append(sample)
+                if n not in tasks:
+                    tasks[n] = tasks_run(data)
+                sample, data = fab.play(fab.noop_play(tasks[n]))
+                runs[n]['noop'].append(sample)
+                sample, data = fab.play(fab.noop_play(tasks[n], matched=True))
+                runs[n]['noop_matched'].append(sample)
+            finally:
+                fab.drop()
+        print('  B3 round %d/%d done' % (rnd + 1, opts.rounds), file=sys.stderr)
+    rows = []
+    for n in sizes:
+        r = runs[n]
+        rows.append({'hosts': n, 'tasks': len(tasks[n]), 'task_names': [t['name'] for t in tasks[n]],
+                     'task_actions': [t['action'] for t in tasks[n]],
+                     'module_tasks': sum(1 for t in tasks[n] if not controller_side(t['action'])),
+                     'converge_s': stats(r['converge']), 'rerun_s': stats(r['rerun']), 'noop_play_s': stats(r['noop']),
+                     'noop_matched_play_s': stats(r['noop_matched']),
+                     'rerun_vs_noop': stats([a.ratio(b) for a, b in zip(r['rerun'], r['noop'])]),
+                     'rerun_vs_noop_matched': stats([a.ratio(b) for a, b in zip(r['rerun'], r['noop_matched'])]),
+                     'converge_vs_noop': stats([a.ratio(b) for a, b in zip(r['converge'], r['noop'])])})
+    return {'rows': rows, 'segment': SEGMENT, 'targets_measure': MEASURE, 'targets': {
+        'idempotent re-run at most 2x the no-op play': dict(
+            ('%d hosts' % row['hosts'], row['rerun_vs_noop'][MEASURE]['median']) for row in rows)}}
+
+
+def print_b3(res):
+    print('\nB3 fabric scaling: the vxlan_fabric role on namespace hosts vs a play of as many no-op tasks on the same '
+          'hosts (every one ansible.builtin.ping; matched: ping for each module task of the role, '
+          'ansible.builtin.debug for each controller-side one); ansible-playbook s, median (min)')
+    print('| hosts | tasks (module tasks) | first converge | idempotent re-run | no-op play | re-run / no-op (cpu, wall) '
+          '| converge / no-op (cpu, wall) | matched no-op play | re-run / matched no-op (cpu, wall) |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for row in res['rows']:
+        print('| %d | %d (%d) | %s | %s | %s | %.2fx, %.2fx | %.2fx, %.2fx | %s | %.2fx, %.2fx |' % (
+            row['hosts'], row['tasks'], row['module_tasks'], fmt(row['converge_s'], digits=1),
+            fmt(row['rerun_s'], digits=1), fmt(row['noop_play_s'], digits=1), row['rerun_vs_noop']['cpu']['median'],
+            row['rerun_vs_noop']['wall']['median'], row['converge_vs_noop']['cpu']['median'],
+            row['converge_vs_noop']['wall']['median'], fmt(row['noop_matched_play_s'], digits=1),
+            row['rerun_vs_noop_matched']['cpu']['median'], row['rerun_vs_noop_matched']['wall']['median']))
+    print_targets(res['targets'], res['targets_measure'])
+
+
+IPERF3 = '/usr/bin/iperf3'  # Debian package iperf3 (scripts/setup.sh installs it)
+
+
+def link_mtu(ns, name):
+    return json.loads(sh('ip', '-n', ns, '-j', 'link', 'show', 'dev', name).stdout)[0]['mtu']
+
+
+def iperf_server(ns):
+    """An iperf3 server in namespace ns, returned once it says it is listening."""
+    proc = subprocess.Popen(['ip', 'netns', 'exec', ns, IPERF3, '-s', '--forceflush'], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines = []
+    while len(lines) < 5:  # a rule of dashes, then 'Server listening on 5201'
+        lines.append(proc.stdout.readline())
+        if 'listening' in lines[-1].lower():
+            # its per-second reports are read and dropped: a full pipe would stop the server
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
+            return proc
+        if not lines[-1]:
+            break
+    proc.kill()
+    proc.wait()
+    raise RuntimeError('iperf3 server in %s did not start: %r' % (ns, ''.join(lines)))
+
+
+def iperf_client(ns, address, seconds):
+    """Received bits per second and the CPU use of both ends of one TCP stream from namespace ns to address."""
+    out = sh('ip', 'netns', 'exec', ns, IPERF3, '-c', address, '-t', str(seconds), '-J', check=False).stdout
+    res = json.loads(out)
+    if res.get('error'):
+        raise RuntimeError('iperf3 from %s to %s: %s' % (ns, address, res['error']))
+    end = res['end']
+    return {'bits_per_second': end['sum_received']['bits_per_second'],
+            'retransmits': end['sum_sent'].get('retransmits'),
+            'cpu_sender_percent': end['cpu_utilization_percent']['host_total'],
+            'cpu_receiver_percent': end['cpu_utilization_percent']['remote_total']}
+
+
+def bench_b4(opts, nss, work):
+    if not os.path.exists(IPERF3):
+        raise RuntimeError('B4 needs iperf3 (Debian package iperf3; scripts/setup.sh installs it)')
+    fab = FabricHosts(nss, work, 2)
+    servers = []
+    runs = {'underlay': [], 'fabric': []}
+    try:
+        _sample, data = fab.play(fab.role_play)  # builds the fabric and pings every path (the role's verify)
+        if changed(data) == 0:
+            raise RuntimeError('the fabric on 2 hosts was not built')
+        h1, h2 = fab.hosts
+        paths = {'underlay': (h1, h2, '192.168.254.2', 'ul'),     # host to host on the underlay itself
+                 'fabric': (h1 + '-w', h2 + '-w', workload_ip(2), 'eth0')}  # workload to workload through VXLAN
+        mtu = {}
+        for name, (src, dst, _address, dev) in paths.items():
+            servers.append(iperf_server(dst))
+            mtu[name] = link_mtu(src, dev)
+        for rnd in range(opts.rounds):
+            order = ['underlay', 'fabric'] if rnd % 2 == 0 else ['fabric', 'underlay']
+            for name in order:
+                src, _dst, address, _dev = paths[name]
+                runs[name].append(iperf_client(src, address, opts.iperf_seconds))
+        print('  B4 %d rounds done' % opts.rounds, file=sys.stderr)
+    finally:
+        for proc in servers:
+            proc.terminate()
+            proc.wait()
+        fab.drop()
+    gbps = dict((k, [r['bits_per_second'] / 1e9 for r in v]) for k, v in runs.items())
+    ratio = [f / u for f, u in zip(gbps['fabric'], gbps['underlay'])]
+    return {'seconds_per_run': opts.iperf_seconds, 'mtu': mtu, 'runs': runs,
+            'underlay_gbps': stats(gbps['underlay']), 'fabric_gbps': stats(gbps['fabric']),
+            'fabric_vs_underlay': stats(ratio), 'targets_measure': 'throughput',
+            'targets': {'fabric at least 80% of the underlay throughput (ratio)': statistics.median(ratio)}}
+
+
+def print_b4(res):
+    print('\nB4 data path: one TCP stream (iperf3, %d s), workload to workload through the fabric vs host to host on '
+          'the underlay, same 2 namespace hosts, interleaved; Gbit/s, median (min). All namespaces share this '
+          "machine's CPUs: the figure is the kernel's CPU cost per byte of each path, not a wire speed"
+          % res['seconds_per_run'])
+    print('| path | MTU | Gbit/s | sender CPU % | receiver CPU % |')
+    print('|---|---|---|---|---|')
+    for name in ('underlay', 'fabric'):
+        st = res[name + '_gbps']
+        runs = res['runs'][name]
+        print('| %s | %d | %.2f (%.2f) | %.0f | %.0f |' % (
+            name, res['mtu'][name], st['median'], st['min'],
+            statistics.median(r['cpu_sender_percent'] for r in runs),
+            statistics.median(r['cpu_receiver_percent'] for r in runs)))
+    print('| fabric / underlay | - | %.2f (%.2f) | - | - |' % (
+        res['fabric_vs_underlay']['median'], res['fabric_vs_underlay']['min']))
+    print_targets(res['targets'], res['targets_measure'])
 
 
 # --------------------------------------------------------------------------- registry
 NOT_MEASURED = {
-    'B3': 'the native fabric role is not on this branch yet: fabric scaling (2/4/8 hosts) was not measured',
-    'B4': 'needs the native fabric role between hosts: iperf3 fabric vs underlay throughput was not measured',
 }
-GROUPS = {'B1': (bench_b1, print_b1), 'B2': (bench_b2, print_b2)}
+GROUPS = {'B1': (bench_b1, print_b1), 'B2': (bench_b2, print_b2), 'B3': (bench_b3, print_b3),
+          'B4': (bench_b4, print_b4)}
 
 
 def main(argv=None):
@@ -445,10 +704,13 @@ def main(argv=None):
     parser.add_argument('--only', default='B1,B2', help='groups to run, comma separated (default B1,B2)')
     parser.add_argument('--sizes', default='1000,5000', help='B1 entry counts; the largest is used for fdb, '
                         'neigh and the no-op run (default 1000,5000)')
+    parser.add_argument('--hosts', default='2,4,8', help='B3 fabric sizes, namespace hosts (default 2,4,8)')
+    parser.add_argument('--iperf-seconds', type=int, default=5, help='B4: seconds of each iperf3 run (default 5)')
     parser.add_argument('--rounds', type=int, default=3, help='interleaved rounds (default 3)')
     parser.add_argument('--json', default=None, help='write the results here (default bench/results/DATE.json)')
     opts = parser.parse_args(argv)
     opts.sizes = sorted(int(x) for x in opts.sizes.split(','))
+    opts.hosts = sorted(int(x) for x in opts.hosts.split(','))
     if os.geteuid() != 0:
         parser.error('the benchmarks create network namespaces: run as root')
     wanted = [g.strip().upper() for g in opts.only.split(',') if g.strip()]

@@ -35,6 +35,7 @@ APT_PACKAGES=(
     busybox-static  # the lab's probe image
     gpg             # the consul role checks release signatures (and its tests sign a test mirror)
     time            # GNU time: bench/run.py reads the peak RSS of a measured process with it
+    iperf3          # bench/run.py B4: TCP throughput across the fabric against the underlay
 )
 
 say() { printf 'setup: %s\n' "$*"; }
