@@ -13,7 +13,7 @@ import yaml
 from conftest import REPO
 
 FRAMES = REPO / 'tests' / 'vxlan_frames.py'
-REMOTE_FRAMES = '/tmp/hostnet-vxlan-frames.py'
+REMOTE_FRAMES = '/root/hostnet-vxlan-frames.py'  # not /tmp: a tmpfs that `docker cp` cannot see
 TABLE = 'hostnet_fabric'
 VNI = 4242  # the lab inventory's segment (scripts/lab.sh)
 FIREWALL_TASK = "Firewall (nftables) - VXLAN only from the other fabric hosts' underlay addresses"
@@ -67,7 +67,7 @@ def fabric_play(lab, tmp_path):
     path = tmp_path / 'fabric.yml'
     path.write_text(yaml.safe_dump(PLAY, sort_keys=False))
     for h in lab.hosts:
-        lab.docker('cp', FRAMES, '%s:%s' % (h, REMOTE_FRAMES))
+        lab.docker('exec', '-i', h, 'sh', '-c', 'cat > %s' % REMOTE_FRAMES, stdin=FRAMES.read_text())
     yield path
     # leave the lab as it was: the fabric and the table go, and so does the helper script
     rc, data = lab.playbook(path, extra_vars={'vxlan_fabric_state': 'absent', 'vxlan_fabric_firewall': True})
