@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""Send and receive VXLAN test frames (standalone, stdlib only: also run on lab hosts as `python3 - ARGS`).
+"""Send and receive VXLAN test frames (standalone, stdlib only: the lab test copies it onto the lab hosts).
 
   send SRC DST VNI MARKER [PORT]   one VXLAN packet from underlay address SRC to DST:PORT (default 4789) carrying
                                    an Ethernet broadcast of ethertype 0x88b5 (local experimental) whose payload is

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from conftest import REPO, sh, snapshot
-from test_fabric import SEGMENTS, UNDERLAY, Fabric, changed, fabric_namespaces, full_matrix
+from test_fabric import UNDERLAY, Fabric, changed, fabric_namespaces, full_matrix
 
 pytestmark = pytest.mark.skipif(shutil.which('nft') is None, reason='nft (Debian package nftables) is not installed')
 
