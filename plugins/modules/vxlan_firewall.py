@@ -41,7 +41,9 @@ description:
     C(-C) and inserted with C(-I) only when missing; rules with that comment for bridges no longer listed (or in
     the other of the two chains) are deleted. The rules are added whether or not Docker runs now, so a Docker
     engine started later does not cut the bridge off."
-  - V(absent) deletes exactly the table O(table) and the iptables rules carrying its comment, nothing else.
+  - V(absent) deletes exactly the table O(table) and the iptables rules carrying its comment, nothing else. On a
+    host without C(nft) there is no such table (the module needs C(nft) to make one), so V(absent) does not need
+    C(nft) there.
 options:
   table:
     description: The nftables table (family C(inet)) this module owns. Letters, digits and C(_), at most 64.
@@ -411,8 +413,11 @@ class Host(object):
 def converge(p, host, check_mode):
     """The module's result. One path for check mode and real runs; only the mutating calls are skipped."""
     table = p['table']
-    host.require_nft()
-    before_doc, before_text = host.list_table(table)
+    # without nft there is no table of this module's (it needs nft to make one): absent has nothing to delete there
+    nft_missing = host.nft is None and p['state'] == 'absent'
+    if not nft_missing:
+        host.require_nft()
+    before_doc, before_text = host.list_table(table) if not nft_missing else (None, '')
     actions = []
     if p['state'] == 'present':
         body = render(table, p['port'], p['peers'])
@@ -463,7 +468,7 @@ def converge(p, host, check_mode):
             undo(host, table, script, before_doc, before_text, done)
             raise FirewallError('%s; undone: %s' % (exc, 'the table and %d iptables rule(s)' % len(done)
                                                     if script else '%d iptables rule(s)' % len(done)))
-        after_doc, after_text = host.list_table(table)
+        after_doc, after_text = host.list_table(table) if not nft_missing else (None, '')
     else:
         after_doc = before_doc
     counters = counters_of(after_doc) if after_doc is not None else None

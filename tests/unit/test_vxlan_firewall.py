@@ -269,6 +269,12 @@ def test_missing_programs_are_named_with_their_package():
         fw.converge(params(forward_bridges=['br0']), FakeHost(iptables=False), True)
     assert str(err.value) == ('forward_bridges: iptables is not installed on the managed host '
                               '(Debian/Ubuntu package iptables)')
+    # absent without nft: no table of ours can be there (it takes nft to make one); the iptables rules still go
+    host = FakeHost(nft=False, rules=[('iptables', 'FORWARD', 'br0')])
+    res = fw.converge(params(state='absent'), host, False)
+    assert res['changed'] and host.rules == [] and res['counters'] is None and res['ruleset'] == ''
+    assert [c for c in host.calls if c[0] in ('check', 'apply', 'canonical')] == []
+    assert not fw.converge(params(state='absent'), FakeHost(nft=False), True)['changed']
     # no bridges wanted and no iptables: nothing of ours can be there, nothing to do
     assert fw.converge(params(peers=['192.0.2.1']), FakeHost(iptables=False), True)['forward_rules'] == []
 
