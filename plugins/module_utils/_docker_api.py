@@ -20,6 +20,7 @@ __metaclass__ = type
 import json
 import re
 import socket
+import time
 
 try:
     from http.client import HTTPConnection
@@ -239,6 +240,12 @@ class Engine(object):
         # not detached: the engine streams the output and closes the connection when the command ends
         self._call('start exec in %s' % container, 'POST', '/exec/%s/start' % eid, {'Detach': False, 'Tty': False},
                    timeout=timeout)
-        _status, info = self._call('inspect exec in %s' % container, 'GET', '/exec/%s/json' % eid)
-        code = (info or {}).get('ExitCode')
+        # the output stream can end before the engine has recorded the exit code (ExitCode still null,
+        # Running still true): read it again, a few times, briefly - never a null taken for a failure
+        for _look in range(20):
+            _status, info = self._call('inspect exec in %s' % container, 'GET', '/exec/%s/json' % eid)
+            code = (info or {}).get('ExitCode')
+            if code is not None and not (info or {}).get('Running'):
+                return int(code)
+            time.sleep(0.1)
         return -1 if code is None else int(code)
