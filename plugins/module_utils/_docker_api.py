@@ -12,6 +12,7 @@
 #                                                (docker_endpoints, docker_probe, docker_overlay_network):
 #                                                each a thin method, no decisions (those live in
 #                                                _docker_endpoints.py and are unit-tested with a fake Engine)
+#   BadInput / run_docker_module                 the one main() of those three modules
 
 from __future__ import absolute_import, division, print_function
 
@@ -20,6 +21,9 @@ __metaclass__ = type
 import json
 import re
 import socket
+import time
+
+from ansible.module_utils.basic import AnsibleModule
 
 try:
     from http.client import HTTPConnection
@@ -239,6 +243,41 @@ class Engine(object):
         # not detached: the engine streams the output and closes the connection when the command ends
         self._call('start exec in %s' % container, 'POST', '/exec/%s/start' % eid, {'Detach': False, 'Tty': False},
                    timeout=timeout)
-        _status, info = self._call('inspect exec in %s' % container, 'GET', '/exec/%s/json' % eid)
-        code = (info or {}).get('ExitCode')
+        # the output stream can end before the engine has recorded the exit code (ExitCode still null,
+        # Running still true): read it again, a few times, briefly - never a null taken for a failure
+        for _look in range(20):
+            _status, info = self._call('inspect exec in %s' % container, 'GET', '/exec/%s/json' % eid)
+            code = (info or {}).get('ExitCode')
+            if code is not None and not (info or {}).get('Running'):
+                return int(code)
+            time.sleep(0.1)
         return -1 if code is None else int(code)
+
+
+# ---------------------------------------------------------------- the one main() of the endpoint and probe modules
+class BadInput(Exception):
+    """Bad module input, found before the engine is asked anything: names the parameter."""
+
+    def __init__(self, param, msg):
+        Exception.__init__(self, '%s: %s' % (param, msg))
+        self.param = param
+
+
+def run_docker_module(argument_spec, validate, run, context=None):
+    """main() of docker_endpoints, docker_probe and docker_overlay_network: validate the input (a
+    BadInput fails naming the parameter, before the engine is asked anything), run(params, Engine,
+    check_mode) -> (failure message or None, result), and exit or fail with the result.
+    ``context(params)``: what to add to an unreachable engine's message (e.g. " (network x)")."""
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        params = validate(dict(module.params))
+    except BadInput as exc:
+        module.fail_json(msg=str(exc), param=exc.param)
+    try:
+        msg, result = run(params, Engine(params['docker_host']), module.check_mode)
+    except DockerAPIError as exc:
+        module.fail_json(msg='%s%s' % (exc, context(params) if context else ''))
+    if msg:
+        result['msg'] = msg
+        module.fail_json(**result)
+    module.exit_json(**result)

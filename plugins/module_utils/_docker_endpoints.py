@@ -384,51 +384,50 @@ def _remove_quietly(engine, name):
         pass  # the next try uses a name of its own; the caller removes every try's name at the end
 
 
-def start_probe(engine, base, network, image, tries, delay, clock=None):
-    """Start a probe container on ``network``, a name of its own per try (a failed start may leave its
-    endpoint in the store, and that name then "already exists"). Returns (name or None, failed tries'
-    names, waits, last error)."""
+def _a_name_per_try(engine, base, tries, delay, clock, attempt, why):
+    """attempt(name) with the names BASE-1 .. BASE-TRIES, one per try, ``delay`` seconds apart, until one
+    does not raise (a failed start may leave its endpoint in the store, so that name then "already exists").
+    ``why % (name, last error)`` says in ``waits`` what each pause waited for.
+    Returns (the name that worked or None, failed tries' names, waits, last error)."""
     clock = clock or Clock()
     failed, waits, last = [], [], None
     for name in probe_names(base, tries):
         try:
             engine.remove(name)
-            engine.run(name, image, ['sleep', '3600'], network)
+            attempt(name)
             return name, failed, waits, None
         except EngineError as exc:
             last = exc.message
             _remove_quietly(engine, name)
             failed.append(name)
             if len(failed) < tries:
-                waits.append('starting probe %s on %s failed (%s): waited %ss for the engine and its store, then a '
-                             'new name (the failed start may have left its endpoint behind)'
-                             % (name, network, last, delay))
+                waits.append(why % (name, last))
                 clock.sleep(delay)
     return None, failed, waits, last
+
+
+def start_probe(engine, base, network, image, tries, delay, clock=None):
+    """Start a probe container on ``network``, a name of its own per try. Returns (name or None, failed
+    tries' names, waits, last error)."""
+    return _a_name_per_try(
+        engine, base, tries, delay, clock, lambda name: engine.run(name, image, ['sleep', '3600'], network),
+        'starting probe %%s on %s failed (%%s): waited %ss for the engine and its store, then a new name (the '
+        'failed start may have left its endpoint behind)' % (network, delay))
 
 
 def nudge(engine, base, network, image, tries, delay, clock=None):
     """A short-lived container on ``network``: any endpoint change makes every Engine 20.10 re-read the
     network's endpoints (its store watch misses changes made at the same moment on several hosts).
     Returns (ok, failed tries' names, waits, last error)."""
-    clock = clock or Clock()
-    failed, waits, last = [], [], None
-    for name in probe_names(base, tries):
-        try:
-            engine.remove(name)
-            engine.run(name, image, ['true'], network)
-            engine.wait(name)
-            engine.remove(name)
-            return True, failed, waits, None
-        except EngineError as exc:
-            last = exc.message
-            _remove_quietly(engine, name)
-            failed.append(name)
-            if len(failed) < tries:
-                waits.append('the short-lived %s on %s failed (%s): waited %ss before another try'
-                             % (name, network, last, delay))
-                clock.sleep(delay)
-    return False, failed, waits, last
+    def short_lived(name):
+        engine.run(name, image, ['true'], network)
+        engine.wait(name)
+        engine.remove(name)
+
+    name, failed, waits, last = _a_name_per_try(
+        engine, base, tries, delay, clock, short_lived,
+        'the short-lived %%s on %s failed (%%s): waited %ss before another try' % (network, delay))
+    return name is not None, failed, waits, last
 
 
 def ping_all(engine, probe, targets, timeout, delay, count=2, clock=None):

@@ -202,11 +202,9 @@ waits:
 
 import ipaddress
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.hostnet.fabric.plugins.module_utils._docker_api import (
-    DockerAPIError,
-    Engine,
+    BadInput,
+    run_docker_module,
     valid_container_ref,
 )
 from ansible_collections.hostnet.fabric.plugins.module_utils._docker_endpoints import Endpoints, connect_failure
@@ -229,12 +227,6 @@ def argument_spec():
         settle=dict(type='int', default=0),
         docker_host=dict(type='str', default='unix:///var/run/docker.sock'),
     )
-
-
-class BadInput(Exception):
-    def __init__(self, param, msg):
-        Exception.__init__(self, '%s: %s' % (param, msg))
-        self.param = param
 
 
 def validate(params):
@@ -292,18 +284,7 @@ def run(params, engine, check_mode, clock=None):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        params = validate(dict(module.params))
-    except BadInput as exc:
-        module.fail_json(msg=str(exc), param=exc.param)
-    try:
-        msg, result = run(params, Engine(params['docker_host']), module.check_mode)
-    except DockerAPIError as exc:
-        module.fail_json(msg='%s (network %s)' % (exc, params['network']))
-    if msg:
-        module.fail_json(msg=msg, **result)
-    module.exit_json(**result)
+    run_docker_module(argument_spec(), validate, run, context=lambda params: ' (network %s)' % params['network'])
 
 
 if __name__ == '__main__':

@@ -103,11 +103,9 @@ msg:
   returned: always
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.hostnet.fabric.plugins.module_utils._docker_api import (
-    DockerAPIError,
-    Engine,
+    BadInput,
+    run_docker_module,
     valid_container_ref,
 )
 from ansible_collections.hostnet.fabric.plugins.module_utils import _docker_endpoints as de
@@ -123,12 +121,6 @@ def argument_spec():
         delay=dict(type='int', default=2),
         docker_host=dict(type='str', default='unix:///var/run/docker.sock'),
     )
-
-
-class BadInput(Exception):
-    def __init__(self, param, msg):
-        Exception.__init__(self, '%s: %s' % (param, msg))
-        self.param = param
 
 
 def validate(params):
@@ -171,19 +163,7 @@ def run(params, engine, check_mode, clock=None):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        params = validate(dict(module.params))
-    except BadInput as exc:
-        module.fail_json(msg=str(exc), param=exc.param)
-    try:
-        msg, result = run(params, Engine(params['docker_host']), module.check_mode)
-    except DockerAPIError as exc:
-        module.fail_json(msg=str(exc))
-    if msg:
-        result['msg'] = msg
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_docker_module(argument_spec(), validate, run)
 
 
 if __name__ == '__main__':

@@ -171,11 +171,9 @@ msg:
   returned: always
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.hostnet.fabric.plugins.module_utils._docker_api import (
-    DockerAPIError,
-    Engine,
+    BadInput,
+    run_docker_module,
     valid_container_ref,
 )
 from ansible_collections.hostnet.fabric.plugins.module_utils import _docker_endpoints as de
@@ -196,12 +194,6 @@ def argument_spec():
         timeout=dict(type='int', default=60),
         docker_host=dict(type='str', default='unix:///var/run/docker.sock'),
     )
-
-
-class BadInput(Exception):
-    def __init__(self, param, msg):
-        Exception.__init__(self, '%s: %s' % (param, msg))
-        self.param = param
 
 
 def validate(params):
@@ -267,19 +259,7 @@ def run(params, engine, check_mode, clock=None):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        params = validate(dict(module.params))
-    except BadInput as exc:
-        module.fail_json(msg=str(exc), param=exc.param)
-    try:
-        msg, result = run(params, Engine(params['docker_host']), module.check_mode)
-    except DockerAPIError as exc:
-        module.fail_json(msg='%s (probe %s)' % (exc, params['name']))
-    if msg:
-        result['msg'] = msg
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_docker_module(argument_spec(), validate, run, context=lambda params: ' (probe %s)' % params['name'])
 
 
 if __name__ == '__main__':

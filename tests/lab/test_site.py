@@ -2,7 +2,8 @@
 fabric across real hosts. Debian 12 labs get kv-store overlays (etcd), Debian 13 labs swarm mode.
 Assertions read the hosts' real state, not the play's output."""
 import json
-import uuid
+
+import yaml
 
 SITE = 'site.yml'
 
@@ -15,6 +16,14 @@ def failures(data):
                 if res.get('failed') and not res.get('ignore_errors'):
                     out.append('%s: %s: %s' % (host, task['task']['name'], res.get('msg')))
     return out
+
+
+def results(data):
+    """(host, task name, result) of every task of the play."""
+    for play in (data or {}).get('plays', []):
+        for task in play['tasks']:
+            for host, res in task['hosts'].items():
+                yield host, task['task']['name'], res
 
 
 def changed(data):
@@ -48,34 +57,27 @@ def test_overlay_network_on_every_host(lab, site):
             assert lab.out(h, "docker info --format '{{.Swarm.LocalNodeState}}'") == 'active', h
 
 
-def test_containers_on_different_hosts_ping_by_name(lab, site):
+def test_containers_on_different_hosts_ping_by_name(lab, site, tmp_path):
+    """The role's own verification (tasks_from: verify, the one copy of the probes and their bounded
+    tries): a container per host on ov_net1, each pinging every other host's by name."""
     assert site[0] == 0
-    tag = uuid.uuid4().hex[:6]
-    bases = ['t%s-%d' % (tag, i) for i in range(len(lab.hosts))]
-    names = []
-    try:
-        for h, base in zip(lab.hosts, bases):
-            # bounded tries: Engine 20.10 sometimes fails the endpoint's store update ("etcd cluster is
-            # unavailable ... network is unreachable") while the store is fine, and leaves the endpoint
-            # behind (the same name then "already exists"): each try uses a name of its own
-            names.append(lab.out(h, 'for t in 1 2 3 4 5; do n=%s-$t; docker rm -f $n >/dev/null 2>&1; '
-                                    'docker run -d --name $n --network ov_net1 hostnet/probe:latest sleep 600 '
-                                    '>/dev/null && echo $n && exit 0; sleep 3; done; exit 1' % base))
-        # Engine 20.10's store watch misses endpoint changes made at the same moment: one later,
-        # short-lived container makes every engine re-read the endpoints (as the role's verify does)
-        lab.sh(lab.hosts[0], 'for t in 1 2 3; do docker run --rm --network ov_net1 hostnet/probe:latest true '
-                             '&& exit 0; sleep 3; done; exit 0', timeout=120)
-        for i, h in enumerate(lab.hosts):
-            for j, other in enumerate(names):
-                if i == j:
-                    continue
-                # bounded: the name reaches the other engines through the store / gossip
-                res = lab.sh(h, 'for t in $(seq 1 20); do docker exec %s ping -c 1 -W 2 %s >/dev/null 2>&1 && exit 0; '
-                                'sleep 3; done; exit 1' % (names[i], other), check=False, timeout=120)
-                assert res.returncode == 0, '%s cannot ping %s by name over ov_net1' % (names[i], other)
-    finally:
-        for h, base in zip(lab.hosts, bases):
-            lab.sh(h, 'for t in 1 2 3 4 5; do docker rm -f %s-$t >/dev/null 2>&1; done; true' % base, check=False)
+    play = tmp_path / 'verify.yml'
+    play.write_text(yaml.safe_dump([{
+        'name': 'docker_overlay verification', 'hosts': 'docker_hosts', 'gather_facts': False,
+        'tasks': [{'name': 'Verify', 'ansible.builtin.include_role': {
+            'name': 'hostnet.fabric.docker_overlay', 'tasks_from': 'verify'},
+            'vars': {'docker_overlay_networks': [{'name': 'ov_net1'}]}}]}], sort_keys=False))
+    rc, data = lab.playbook(play)
+    assert rc == 0, failures(data)
+    pings = [p for _h, task, res in results(data) if 'Ping every other host' in task
+             for p in res.get('pings', [])]
+    hosts = lab.group('docker_hosts')
+    # every ordered pair of hosts, by name, from real containers, each answered
+    assert sorted((p['from'], p['to']) for p in pings) == sorted((a, b) for a in hosts for b in hosts if a != b), pings
+    assert all(p['ok'] for p in pings), [p for p in pings if not p['ok']]
+    assert changed(data) == [], changed(data)
+    for h in hosts:  # the probes are gone, on every host
+        assert lab.out(h, "docker ps -a --format '{{.Names}}' | grep '^hf' || true") == '', h
 
 
 def test_native_fabric_workloads_reach_each_other(lab, site):

@@ -499,3 +499,23 @@ def test_a_ping_without_answer_from_the_engine_is_a_miss_of_that_round():
     eng.exec_rc = exec_rc
     pings, _waits = de.ping_all(eng, 'a', ['b'], timeout=30, delay=5, clock=FakeClock())
     assert pings[0]['ok'] and pings[0]['tries'] == 2
+
+
+def test_exec_rc_reads_again_an_exit_code_not_recorded_yet(monkeypatch):
+    # the exec's output stream can end before the engine records its exit code: a null ExitCode
+    # (still Running) is read again, never taken for a failed ping
+    from ansible_collections.hostnet.fabric.plugins.module_utils import _docker_api as api
+    looks = iter([{'Running': True, 'ExitCode': None}, {'Running': False, 'ExitCode': 0}])
+    calls = []
+
+    def fake_request(_host, method, url, body=None, timeout=10):
+        calls.append((method, url))
+        if url.endswith('/exec'):
+            return 201, {'Id': 'e1'}
+        if url.endswith('/start'):
+            return 200, None
+        return 200, next(looks)
+    monkeypatch.setattr(api, 'request', fake_request)
+    monkeypatch.setattr(api.time, 'sleep', lambda _s: None)
+    assert api.Engine().exec_rc('p1', ['ping', '-c', '1', 'x']) == 0
+    assert [u for _m, u in calls].count('/exec/e1/json') == 2
