@@ -2,7 +2,6 @@
 MISS vs MTU, the concurrency runner (real child processes, no ping needed) and the shape ping_matrix reads."""
 import subprocess
 import sys
-import time
 
 import pytest
 
