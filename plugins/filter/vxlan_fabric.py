@@ -8,7 +8,7 @@ __metaclass__ = type
 
 # The hostnet.fabric.vxlan_fabric role's planning, as filters (the logic is in module_utils/_fabric.py).
 # Documentation: vxlan_fabric_plan.yml, vxlan_fabric_probes.yml, vxlan_fabric_verdicts.yml,
-# vxlan_fabric_matrices.yml and vxlan_fabric_stale.yml next to this file (one per filter).
+# vxlan_fabric_matrices.yml, vxlan_fabric_stale.yml and vxlan_fabric_pluggable.yml next to this file (one per filter).
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.hostnet.fabric.plugins.filter.ping_matrix import ping_matrix
@@ -71,8 +71,17 @@ def vxlan_fabric_matrices(per_host, segments):
     return out
 
 
-def vxlan_fabric_stale(info, host_plan=None, namespaces=None, also_netns=None):
-    return _fabric.stale(_plain(info), _plain(host_plan), _plain(namespaces or []), _plain(also_netns or []))
+def vxlan_fabric_stale(info, host_plan=None, namespaces=None, also_netns=None, docker_networks=None):
+    return _fabric.stale(_plain(info), _plain(host_plan), _plain(namespaces or []), _plain(also_netns or []),
+                         _plain(docker_networks or []))
+
+
+def vxlan_fabric_pluggable(workloads, netns_results):
+    """The workloads, with ``ready`` false where the looped namespace task changed the name (check mode cannot
+    plan a veth into a namespace that is made, or moved to a restarted container, by the real run)."""
+    changed = [(r.get('item') or {}).get('netns') for r in _plain(netns_results) or []
+               if r.get('changed') and not r.get('skipped')]
+    return _fabric.pluggable(_plain(workloads), changed)
 
 
 class FilterModule(object):
@@ -83,4 +92,5 @@ class FilterModule(object):
             'vxlan_fabric_verdicts': vxlan_fabric_verdicts,
             'vxlan_fabric_matrices': vxlan_fabric_matrices,
             'vxlan_fabric_stale': vxlan_fabric_stale,
+            'vxlan_fabric_pluggable': vxlan_fabric_pluggable,
         }

@@ -18,6 +18,10 @@
 # so adding or removing a host never moves another host's addresses. A workload's MAC is 02:42 followed
 # by the four bytes of its IPv4 address (what Docker does for its bridge endpoints), so every host knows
 # every remote MAC without learning; each host gets static FDB and neighbour entries for all of them.
+#
+# A docker segment (docker: true) is also a local Docker bridge network on every host, on the segment's bridge,
+# with the host's block as its ip_range. Whether remote containers' MACs are programmed statically (every
+# address of every remote block) or learned on that segment is decided by docker_learning() below.
 
 from __future__ import absolute_import, division, print_function
 
@@ -30,7 +34,8 @@ import zlib
 OWNER = 'hostnet.fabric.vxlan_fabric'
 IFNAME_MAX = 15
 VNI_MAX = 16777215
-DOCKER_BLOCK_MAX = 256          # addresses per host block of a docker segment (each remote one is programmed)
+DOCKER_BLOCK_MAX = 256          # addresses per host block of a docker segment programmed statically
+DOCKER_LABEL = OWNER + '.segment'   # the label the role puts on the Docker networks it makes
 OVERHEAD = {4: 50, 6: 70}       # outer IP + UDP + VXLAN + inner Ethernet
 _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
 
@@ -119,11 +124,6 @@ def _segment(seg, index, errors):
     out['block'] = block
     size = 2 ** (32 - block)
     out['max_hosts'] = min(2 ** (block - subnet.prefixlen) - 1, size - 1)
-    if out['docker'] and size > DOCKER_BLOCK_MAX:
-        errors.append('%s: a docker segment\'s host block must hold at most %d addresses (every remote one gets a '
-                      'static FDB and neighbour entry); block /%d holds %d: set block to %d or more'
-                      % (where, DOCKER_BLOCK_MAX, block, size, 32 - (DOCKER_BLOCK_MAX.bit_length() - 1)))
-        return None
     mtu = seg.get('mtu')
     if mtu is not None:
         try:
@@ -165,6 +165,53 @@ def _check_segments(segments, errors):
         for other, other_name in nets[i + 1:]:
             if net.overlaps(other):
                 errors.append('segment %s: subnet %s overlaps segment %s\'s %s' % (other_name, other, name, net))
+
+
+_VERSION = re.compile(r'^v?(\d+)\.(\d+)\.(\d+)')
+
+
+def docker_derives_mac(version):
+    """(True, why) if Docker Engine VERSION is known to give every bridge endpoint the MAC 02:42 + its IPv4
+    address (and keeps doing so across restarts), else (False, why).
+
+    Known: up to 24.x (the rule since moby#8269), 25.0.3 and later 25.x, 26.x (26.1 checked on the lab, as 20.10
+    was). 25.0.0 to 25.0.2 restore a container's previous MAC on restart even when its address changed
+    (moby#47146, fixed in 25.0.3 by moby#47304). Anything newer has not been checked here."""
+    match = _VERSION.match(str(version or ''))
+    if not match:
+        return False, 'Engine version %r could not be read' % (version,)
+    major, minor, patch = (int(x) for x in match.groups())
+    if major <= 24 or (major == 25 and (minor > 0 or patch >= 3)) or major == 26:
+        return True, 'Engine %d.%d derives endpoint MACs from their IPv4 address' % (major, minor)
+    if major == 25:
+        return False, ('Engine %d.%d.%d restores a restarted container\'s previous MAC even when its address changed '
+                       '(moby#47146, fixed in 25.0.3)' % (major, minor, patch))
+    return False, 'Engine %d.%d is not known here to derive endpoint MACs from their IPv4 address' % (major, minor)
+
+
+def docker_learning(seg, engines):
+    """How the other hosts' FDBs get the MACs of a docker segment's containers: (learning, why).
+
+    Static (learning False) is preferred: deterministic from the first packet, nothing floods, and ARP suppression
+    answers for every address. It needs every engine to derive MACs from addresses (docker_derives_mac) and
+    host blocks small enough to program every address of every remote block (at most DOCKER_BLOCK_MAX each).
+    Otherwise the segment's VXLAN device learns (its flood list stays exclusive, the gateways stay static).
+    ENGINES is {host: version}."""
+    size = 2 ** (32 - seg['block'])
+    if size > DOCKER_BLOCK_MAX:
+        return True, ('learning on: host blocks of %d addresses (/%d) are too many to program statically on every '
+                      'host (at most %d; set block to %d or more)'
+                      % (size, seg['block'], DOCKER_BLOCK_MAX, 32 - (DOCKER_BLOCK_MAX.bit_length() - 1)))
+    unknown = []
+    for name in sorted(engines):
+        ok, why = docker_derives_mac(engines[name])
+        if not ok:
+            unknown.append('%s: %s' % (name, why))
+    if unknown:
+        return True, 'learning on: container MACs cannot be known in advance (%s)' % '; '.join(unknown)
+    return False, ('learning off: static FDB and neighbour entries for every address of every remote block '
+                   '(every engine derives container MACs from their address: %s)'
+                   % ', '.join('%s %s' % (n, engines[n]) for n in sorted(engines)))
 
 
 def gateway_ip(seg, number):
@@ -318,7 +365,7 @@ def plan(hosts, segments, netns_prefix='hf-'):
             continue
         numbers[number] = host['name']
         members.append({'name': host['name'], 'number': number, 'underlay': underlay,
-                        'netns': host.get('netns') or None,
+                        'netns': host.get('netns') or None, 'docker': host.get('docker') or {},
                         'namespaces': set(host.get('namespaces') or []),
                         'links': set(((host.get('info') or {}).get('links') or {}).keys()),
                         'workloads': _workloads(host, number, by_name, host.get('netns_prefix') or netns_prefix,
@@ -341,8 +388,23 @@ def plan(hosts, segments, netns_prefix='hf-'):
                 errors.append('%s: workload %s: address %s on segment %s is also %s' % (m['name'], wl['name'], wl['ip'],
                                                                                         wl['segment'], taken[key]))
             taken[key] = '%s/%s' % (m['name'], wl['name'])
+    engines = {}
+    for seg in [s for s in segs if s['docker']]:
+        for m in members:
+            if m['netns']:
+                errors.append('%s: segment %s: a docker segment needs the host\'s own namespace (its Docker engine\'s '
+                              'bridge), not vxlan_fabric_netns %s' % (m['name'], seg['name'], m['netns']))
+            elif not m['docker'].get('running'):
+                errors.append('%s: segment %s: a docker segment needs a running Docker engine on every host; none '
+                              'answers on vxlan_fabric_docker_host %s' % (m['name'], seg['name'],
+                                                                          m['docker'].get('host') or '(default)'))
+            else:
+                engines[m['name']] = m['docker'].get('version')
     if errors or not members:
         return {'errors': errors, 'hosts': {}, 'segments': []}
+    for seg in segs:
+        seg['learning'], seg['macs'] = docker_learning(seg, engines) if seg['docker'] else (
+            False, 'learning off: static entries for every remote workload and gateway')
 
     family = families.pop()
     lowest = min(m['underlay']['mtu'] for m in members)
@@ -363,7 +425,7 @@ def plan(hosts, segments, netns_prefix='hf-'):
             gw = gateway_ip(seg, m['number'])
             endpoints[seg['name']].append({'host': m['name'], 'label': m['name'] + '/gw', 'ip': gw,
                                            'mac': mac_for(gw), 'kind': 'gateway'})
-            if seg['docker']:
+            if seg['docker'] and not seg['learning']:
                 net = ipaddress.ip_network(seg['subnet'])
                 for ip in host_block(seg, m['number']):
                     if ip not in (net.network_address, net.broadcast_address) and str(ip) != gw:
@@ -379,7 +441,9 @@ def plan(hosts, segments, netns_prefix='hf-'):
         under = dict((o['name'], o['underlay']['ip']) for o in members)
         host_segs = []
         for seg in segs:
-            remote = [e for e in endpoints[seg['name']] if e['host'] != m['name']]
+            # a learning segment learns its containers' MACs; gateways and workloads stay static
+            remote = [e for e in endpoints[seg['name']] if e['host'] != m['name']
+                      and not (seg['learning'] and e['kind'] == 'docker')]
             gw = gateway_ip(seg, m['number'])
             prefixlen = ipaddress.ip_network(seg['subnet']).prefixlen
             entry = {
@@ -387,6 +451,7 @@ def plan(hosts, segments, netns_prefix='hf-'):
                 'bridge': seg['bridge'], 'vxlan': seg['vxlan'], 'alias': seg['alias'], 'docker': seg['docker'],
                 'gateway': gw, 'address': '%s/%d' % (gw, prefixlen), 'bridge_mac': mac_for(gw),
                 'block': str(host_block(seg, m['number'])), 'peers': peers,
+                'learning': seg['learning'], 'macs': seg['macs'],
                 'fdb': [{'mac': e['mac'], 'dst': under[e['host']]} for e in remote],
                 'neigh': [{'ip': e['ip'], 'mac': e['mac']} for e in remote],
                 # check mode cannot plan a port of a bridge that is not there yet
@@ -397,16 +462,21 @@ def plan(hosts, segments, netns_prefix='hf-'):
         for wl in m['workloads']:
             wl['mtu'] = by_name[wl['segment']]['mtu']
             wl['ready'] = wl['bridge'] in ready_bridges and wl['netns'] in m['namespaces']
+        networks = [{
+            'name': s['name'], 'bridge': s['bridge'], 'subnet': s['subnet'], 'ip_range': s['block'],
+            'gateway': s['gateway'], 'mtu': str(s['mtu']), 'labels': {DOCKER_LABEL: s['name']},
+        } for s in host_segs if s['docker']]
         out_hosts[m['name']] = {
             'name': m['name'], 'number': m['number'], 'netns': m['netns'], 'underlay_ip': m['underlay']['ip'],
             'underlay_dev': m['underlay']['dev'], 'underlay_mtu': m['underlay']['mtu'],
-            'segments': host_segs, 'workloads': m['workloads'],
+            'segments': host_segs, 'workloads': m['workloads'], 'docker_networks': networks,
         }
     seg_out = []
     for seg in segs:
         seg_out.append({
             'name': seg['name'], 'vni': seg['vni'], 'subnet': seg['subnet'], 'mtu': seg['mtu'], 'block': seg['block'],
             'docker': seg['docker'], 'bridge': seg['bridge'], 'vxlan': seg['vxlan'],
+            'learning': seg['learning'], 'macs': seg['macs'],
             'endpoints': [e for e in endpoints[seg['name']] if e['kind'] != 'docker'],
         })
     return {'errors': [], 'hosts': out_hosts, 'segments': seg_out}
@@ -454,22 +524,39 @@ def verdicts(runs):
 
 # ------------------------------------------------------------------------------------------- removal
 
-def stale(info, host_plan, namespaces=(), also_netns=()):
+def pluggable(workloads, changed_netns):
+    """The workloads with ``ready`` false also where the namespace task changed the name CHANGED_NETNS (made it,
+    or moved it to a restarted container's new namespace): their veth pair is made (again) by a real run, which
+    check mode cannot plan: the veth it sees is the one in the namespace that the name leaves."""
+    changed = set(changed_netns or [])
+    out = []
+    for wl in workloads or []:
+        wl = dict(wl)
+        wl['ready'] = bool(wl.get('ready')) and wl['netns'] not in changed
+        out.append(wl)
+    return out
+
+
+def stale(info, host_plan, namespaces=(), also_netns=(), docker_networks=()):
     """What this role made on a host that the plan no longer wants (everything, with host_plan None):
     links are found by the alias the role put on them, never by their name. A workload namespace is named in
     its veth's alias; ``also_netns`` adds names the role would have made (its naming convention), for a
-    namespace whose veth is already gone. Only names in ``namespaces`` (those that exist) are returned."""
+    namespace whose veth is already gone. Only names in ``namespaces`` (those that exist) are returned.
+    ``docker_networks`` are the names of the Docker networks that carry the role's label (DOCKER_LABEL)."""
     links = (info or {}).get('links') or {}
     keep = set()
     wanted_ns = set()
+    wanted_nets = set()
     if host_plan:
+        wanted_nets = set(n['name'] for n in host_plan.get('docker_networks') or [])
         for seg in host_plan['segments']:
             keep.add((seg['bridge'], seg['alias']))
             keep.add((seg['vxlan'], seg['alias']))
         for wl in host_plan['workloads']:
             keep.add((wl['veth'], wl['alias']))
             wanted_ns.add(wl['netns'])
-    out = {'veths': [], 'vxlans': [], 'bridges': [], 'netns': []}
+    out = {'veths': [], 'vxlans': [], 'bridges': [], 'netns': [],
+           'docker_networks': sorted(set(docker_networks or []) - wanted_nets)}
     for name in sorted(links):
         link = links[name]
         fields = parse_alias(link.get('alias'))

@@ -5,7 +5,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.hostnet.fabric.plugins.filter.vxlan_fabric import (
-    vxlan_fabric_plan, vxlan_fabric_probes, vxlan_fabric_stale)
+    vxlan_fabric_plan, vxlan_fabric_pluggable, vxlan_fabric_probes, vxlan_fabric_stale)
 from ansible_collections.hostnet.fabric.plugins.module_utils import _fabric
 
 SEGMENTS = [{'name': 'web', 'vni': 4201, 'subnet': '10.42.0.0/24'},
@@ -141,16 +141,89 @@ def test_check_mode_readiness_follows_what_exists():
     assert [w['ready'] for w in p['hosts']['h1']['workloads']] == [True, False]
 
 
+def engine(version='20.10.24+dfsg1', running=True):
+    return {'running': running, 'version': version, 'host': 'unix:///var/run/docker.sock'}
+
+
+DOCKER_SEGS = [{'name': 'dk', 'vni': 4300, 'subnet': '10.60.0.0/24', 'docker': True}]
+
+
+def docker_hosts(*versions):
+    return [dict(host('h%d' % i, '10.0.0.%d' % i), docker=engine(v)) for i, v in enumerate(versions, 1)]
+
+
 def test_docker_segment_programs_every_remote_range_address():
-    segs = [{'name': 'dk', 'vni': 4300, 'subnet': '10.60.0.0/24', 'docker': True}]
-    p = ok_plan([host('h1', '10.0.0.1'), host('h2', '10.0.0.2')], segs)
+    p = ok_plan(docker_hosts('20.10.24+dfsg1', '26.1.5+dfsg1-9'), DOCKER_SEGS)
     seg = p['hosts']['h1']['segments'][0]
     assert seg['block'] == '10.60.0.16/28'
+    assert seg['learning'] is False and seg['macs'].startswith('learning off: static FDB and neighbour entries')
     remote = [n['ip'] for n in seg['neigh']]
     assert remote[0] == '10.60.0.2' and remote[1:] == ['10.60.0.%d' % i for i in range(32, 48)]
     assert len(seg['fdb']) == 17 and all(e['dst'] == '10.0.0.2' for e in seg['fdb'])
+    assert {'mac': '02:42:0a:3c:00:20', 'dst': '10.0.0.2'} in seg['fdb']
     # the docker ranges are not verification targets
     assert [e['label'] for e in p['segments'][0]['endpoints']] == ['h1/gw', 'h2/gw']
+    # the Docker network of each host: its block as ip_range, its gateway, on the segment's bridge, labelled
+    assert p['hosts']['h2']['docker_networks'] == [{
+        'name': 'dk', 'bridge': 'hfbr4300', 'subnet': '10.60.0.0/24', 'ip_range': '10.60.0.32/28',
+        'gateway': '10.60.0.2', 'mtu': '1450', 'labels': {'hostnet.fabric.vxlan_fabric.segment': 'dk'}}]
+
+
+def test_plain_segments_have_no_docker_network_and_never_learn():
+    p = ok_plan()
+    assert p['hosts']['h1']['docker_networks'] == []
+    assert [s['learning'] for s in p['hosts']['h1']['segments']] == [False, False]
+
+
+@pytest.mark.parametrize('version, derives', [
+    ('20.10.24+dfsg1', True), ('24.0.7', True), ('25.0.0', False), ('25.0.2', False), ('25.0.3', True),
+    ('25.1.0', True), ('26.1.5+dfsg1', True), ('27.0.1', False), ('29.1.0', False), (None, False), ('x', False),
+])
+def test_which_engines_derive_macs_from_addresses(version, derives):
+    assert _fabric.docker_derives_mac(version)[0] is derives
+
+
+def test_an_engine_not_known_to_derive_macs_turns_learning_on_for_that_segment_only():
+    segs = DOCKER_SEGS + [{'name': 'plain', 'vni': 4301, 'subnet': '10.61.0.0/24'}]
+    p = ok_plan(docker_hosts('26.1.5', '25.0.1'), segs)
+    dk, plain = p['hosts']['h1']['segments']
+    assert dk['learning'] is True and plain['learning'] is False
+    assert dk['macs'] == ("learning on: container MACs cannot be known in advance (h2: Engine 25.0.1 restores a "
+                          "restarted container's previous MAC even when its address changed (moby#47146, fixed in "
+                          "25.0.3))")
+    # the gateways stay static; the containers' addresses are learned
+    assert dk['neigh'] == [{'ip': '10.60.0.2', 'mac': '02:42:0a:3c:00:02'}]
+    assert len(dk['fdb']) == 1
+
+
+def test_big_host_blocks_turn_learning_on_instead_of_thousands_of_entries():
+    segs = [{'name': 'dk', 'vni': 1, 'subnet': '10.0.0.0/12', 'docker': True}]
+    p = ok_plan(docker_hosts('20.10.24', '20.10.24'), segs)
+    seg = p['hosts']['h1']['segments'][0]
+    assert seg['learning'] is True and len(seg['fdb']) == 1
+    assert seg['macs'] == ('learning on: host blocks of 4096 addresses (/20) are too many to program statically on '
+                           'every host (at most 256; set block to 24 or more)')
+
+
+def test_docker_segments_need_a_running_engine_and_the_hosts_own_namespace():
+    hosts = docker_hosts('20.10.24', '20.10.24')
+    hosts[0]['docker'] = engine(None, running=False)
+    hosts[1]['netns'] = 'h2ns'
+    assert errors(hosts, DOCKER_SEGS) == [
+        'h1: segment dk: a docker segment needs a running Docker engine on every host; none answers on '
+        'vxlan_fabric_docker_host unix:///var/run/docker.sock',
+        "h2: segment dk: a docker segment needs the host's own namespace (its Docker engine's bridge), not "
+        "vxlan_fabric_netns h2ns"]
+
+
+def test_a_moved_container_namespace_makes_its_veth_unplannable_in_check_mode():
+    wls = [dict(w, ready=r) for w, r in zip(ok_plan()['hosts']['h1']['workloads'], (True, False))]
+    results = [{'item': wls[0], 'changed': True}, {'item': wls[1], 'changed': False}]
+    assert [w['ready'] for w in _fabric.pluggable(wls, ['hf-a'])] == [False, False]
+    assert [w['ready'] for w in vxlan_fabric_pluggable(wls, results)] == [False, False]
+    results[0]['changed'] = False
+    assert [w['ready'] for w in vxlan_fabric_pluggable(wls, results)] == [True, False]
+    assert [w['ready'] for w in wls] == [True, False]   # the plan itself is left as it was
 
 
 # ------------------------------------------------------------------ refusals
@@ -207,8 +280,6 @@ def test_every_host_is_checked_not_just_the_first_problem():
      "segment b: subnet 10.1.0.0/25 overlaps segment a's 10.1.0.0/24"),
     ([{'name': 'a', 'vni': 1, 'subnet': '10.1.0.0/24', 'bridge': 'x' * 16}],
      'segment a: bridge must be an interface name of at most 15 bytes'),
-    ([{'name': 'a', 'vni': 1, 'subnet': '10.0.0.0/12', 'docker': True}],
-     "segment a: a docker segment's host block must hold at most 256 addresses"),
 ])
 def test_segment_refusals(segments, message):
     found = errors([host('h1', '192.168.7.1')], segments)
@@ -217,7 +288,8 @@ def test_segment_refusals(segments, message):
 
 def test_workloads_cannot_join_docker_segments():
     segs = [{'name': 'dk', 'vni': 1, 'subnet': '10.60.0.0/24', 'docker': True}]
-    found = errors([host('h1', '10.0.0.1', workloads=[{'name': 'w', 'segment': 'dk', 'address': '10.60.0.17'}])], segs)
+    found = errors([dict(host('h1', '10.0.0.1', workloads=[{'name': 'w', 'segment': 'dk', 'address': '10.60.0.17'}]),
+                         docker=engine())], segs)
     assert found == ['h1: workload w: segment dk is a docker segment; its containers join it with docker run '
                      '--network dk']
 
@@ -272,10 +344,19 @@ def test_stale_finds_only_what_the_role_marked():
                    ('br0', 'bridge', None), ('mine', 'veth', 'someone else'),
                    ('hfbr4202', 'bridge', None))
     assert vxlan_fabric_stale(state, h1, ['hf-old', 'hf-a']) == {
-        'veths': ['hfw-old'], 'vxlans': ['hfvx9'], 'bridges': ['hfbr9'], 'netns': ['hf-old']}
-    everything = vxlan_fabric_stale(state, None, ['hf-old', 'hf-a', 'hf-b'], also_netns=['hf-b', 'hf-zz'])
+        'veths': ['hfw-old'], 'vxlans': ['hfvx9'], 'bridges': ['hfbr9'], 'netns': ['hf-old'], 'docker_networks': []}
+    everything = vxlan_fabric_stale(state, None, ['hf-old', 'hf-a', 'hf-b'], also_netns=['hf-b', 'hf-zz'],
+                                    docker_networks=['gone'])
     assert everything == {'veths': ['hfw-a', 'hfw-old'], 'vxlans': ['hfvx4201', 'hfvx9'],
-                          'bridges': ['hfbr4201', 'hfbr9'], 'netns': ['hf-a', 'hf-b', 'hf-old']}
+                          'bridges': ['hfbr4201', 'hfbr9'], 'netns': ['hf-a', 'hf-b', 'hf-old'],
+                          'docker_networks': ['gone']}
+
+
+def test_stale_docker_networks_are_the_labelled_ones_the_plan_does_not_have():
+    p = ok_plan(docker_hosts('20.10.24', '20.10.24'), DOCKER_SEGS)
+    h1 = p['hosts']['h1']
+    assert vxlan_fabric_stale({'links': {}}, h1, [], docker_networks=['dk', 'old'])['docker_networks'] == ['old']
+    assert vxlan_fabric_stale({'links': {}}, None, [], docker_networks=['dk', 'old'])['docker_networks'] == ['dk', 'old']
 
 
 def test_parse_alias():
