@@ -23,7 +23,7 @@ description:
     refuses swarm mode with live-restore on."
   - Explicit values (not V(auto)) are passed through; only O(store=auto) needs the engine's version.
   - A store the installed engine was built without is refused with an error that names the engine and what to
-    do, before anything is written: Debian 12's docker.io 20.10.24 has no C(consul://) driver, and dockerd would
+    do, before anything is written. Debian 12's docker.io 20.10.24 has no C(consul://) driver, and dockerd would
     otherwise fail only when it restarts with it (C(cluster_store_backends) of M(hostnet.fabric.docker_engine_info)).
 positional: _input
 options:

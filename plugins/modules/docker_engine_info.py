@@ -94,7 +94,7 @@ engine:
         - The key/value stores the installed engine's C(cluster-store) can use (V(boltdb), V(consul), V(etcd),
           V(zookeeper)), read from the store drivers compiled into the dockerd binary (the Go package paths
           C(libkv/store/NAME) that every Go binary carries); empty when the engine has no cluster store (or when
-          none was found: then nothing is checked against it).
+          none was found, and then nothing is checked against it).
         - Distributions may leave drivers out. Debian 12's docker.io 20.10.24 has no V(consul) driver (Debian 11's
           20.10.5 has), and its dockerd then refuses C(consul://) only when it starts.
       type: list
