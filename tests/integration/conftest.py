@@ -85,7 +85,10 @@ def snapshot(namespaces):
                                      if i.get('scope') != 'link'])
                       for a in ip_json(ns, 'addr', 'show')],
             'routes': _strip_volatile(ip_json(ns, 'route', 'show')),
-            'fdb': [e for e in bridge_json(ns, 'fdb', 'show') if not int(e['mac'][:2], 16) & 1],
+            # likewise the entries a bridge learns by itself (no state, aged out by the kernel) from the frames
+            # a new link sends (IPv6 DAD, router solicitations) a moment after it comes up
+            'fdb': [e for e in bridge_json(ns, 'fdb', 'show') if not int(e['mac'][:2], 16) & 1
+                    and not (e.get('master') and not e.get('state'))],
             'neigh': [n for n in ip_json(ns, 'neigh', 'show') if 'PERMANENT' in n.get('state', [])],
         }
     return snap
