@@ -117,13 +117,13 @@ stage_integration() {
     [ "$(id -u)" -eq 0 ] || fail "the integration tests create real kernel objects and must run as root"
     # each test waits mostly on ansible-playbook subprocesses and uses namespaces of its own
     # (unique names), so two workers are safe and halve the time on 2 cores
-    run_pytest tests/integration -n "${PYTEST_WORKERS:-2}" -p no:cacheprovider
+    run_pytest tests/integration -n "${PYTEST_WORKERS:-2}" -p no:cacheprovider --durations=15
 }
 
 stage_lab() {
     [ "$(id -u)" -eq 0 ] || fail "the lab tests run Docker engines in systemd lab hosts and must run as root"
     # no -n: the session fixture makes one lab per distro and every xdist worker would make its own
-    run_pytest tests/lab -p no:cacheprovider
+    run_pytest tests/lab -p no:cacheprovider --durations=30
 }
 
 stage_molecule() {

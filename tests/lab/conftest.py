@@ -122,6 +122,7 @@ class Lab:
         self.inventory_data = yaml.safe_load(self.inventory.read_text())
         self.repo = REPO
         self.engine_series = ENGINE_SERIES[self.distro]
+        self.site_check_fresh = None  # set by the lab fixture: see site_check_fresh
 
     def docker(self, *args, check=True, stdin=None, timeout=300):
         """The docker CLI against the lab's outer engine."""
@@ -223,8 +224,24 @@ def _lab_session(request, prefix, hosts):
 
 @pytest.fixture(scope='session')
 def lab(request):
-    """The session's lab (one per distro) for tests that build on each other's state (site.yml)."""
-    yield from _lab_session(request, 'pt', request.config.getoption('--lab-hosts'))
+    """The session's lab (one per distro) for tests that build on each other's state (site.yml).
+
+    If a collected test of this distro asks for `site_check_fresh`, the dry run of site.yml is taken here,
+    right after the lab came up and before any test touched it (see site_check_fresh)."""
+    session = _lab_session(request, 'pt', request.config.getoption('--lab-hosts'))
+    try:
+        for lab in session:  # one lab; resuming the loop after the tests runs its teardown
+            if any('site_check_fresh' in item.fixturenames and _lab_param(item) == request.param
+                   for item in request.session.items):
+                lab.site_check_fresh = _site_dry_run(lab)
+            yield lab
+    finally:
+        session.close()  # after a failure: the lab's teardown (down, or kept with --lab-keep)
+
+
+def _lab_param(item):
+    callspec = getattr(item, 'callspec', None)
+    return callspec.params.get('lab') if callspec else None
 
 
 @pytest.fixture(scope='session')
@@ -270,14 +287,26 @@ def host_snapshot(lab, host):
     return {k: '\n'.join(v) for k, v in out.items()}
 
 
-@pytest.fixture(scope='session')
-def site_check_fresh(lab):
-    """site.yml --check --diff on the lab before site.yml ever ran on it, with a snapshot of every
-    host before and after: {'rc', 'data', 'before', 'after'} (before/after: {host: snapshot})."""
+def _site_dry_run(lab):
     before = {h: host_snapshot(lab, h) for h in lab.hosts}
     rc, data = lab.playbook(lab.repo / 'site.yml', '--check', '--diff')
     after = {h: host_snapshot(lab, h) for h in lab.hosts}
     return {'rc': rc, 'data': data, 'before': before, 'after': after}
+
+
+@pytest.fixture(scope='session')
+def site_check_fresh(lab):
+    """site.yml --check --diff on the lab as `scripts/lab.sh up` left it, with a snapshot of every host before
+    and after: {'rc', 'data', 'before', 'after'} (before/after: {host: snapshot}).
+
+    It is taken by the `lab` fixture as soon as the lab is up, not when the first test asks for it: by then other
+    tests of the session have run containers on the lab (test_inspect, test_fabric), and what an engine removes
+    lingers after `docker rm` returns - libnetwork deletes a removed sandbox's /run/docker/netns file in a
+    garbage-collection pass every 60 s, and a bridge's carrier follows its last port with a delay - so a snapshot
+    taken then differs from the one after the dry run by what the engine was still tearing down (CI, stop 15)."""
+    if getattr(lab, 'site_check_fresh', None) is None:
+        lab.site_check_fresh = _site_dry_run(lab)
+    return lab.site_check_fresh
 
 
 @pytest.fixture(scope='session')
