@@ -23,6 +23,7 @@
 #   STAGES="unit lint"   stages to run when no arguments are given
 #   KEEP_GOING=1         run the remaining stages after a failure
 #   PYTEST_WORKERS=2     pytest-xdist workers for the integration tests
+#   LAB_WORKERS=2        pytest-xdist workers for the lab tests (one per distro; 0: no xdist, in turn)
 #   PYTEST_ARGS="..."    extra pytest arguments (unit and integration), quoted as in a shell,
 #                        e.g. PYTEST_ARGS='-x -k "bridge and not check"'
 #   SANITY_ARGS="..."    extra ansible-test sanity arguments, e.g. "--test pylint"
@@ -122,8 +123,15 @@ stage_integration() {
 
 stage_lab() {
     [ "$(id -u)" -eq 0 ] || fail "the lab tests run Docker engines in systemd lab hosts and must run as root"
-    # no -n: the session fixture makes one lab per distro and every xdist worker would make its own
-    run_pytest tests/lab -p no:cacheprovider --durations=30
+    # -n 2 --dist loadgroup: one worker per distro (tests/lab/conftest.py groups the tests by distro), so the
+    # Debian 12 and Debian 13 sessions run side by side; each waits mostly on its lab hosts. LAB_WORKERS=0: in turn.
+    local workers=(-n "${LAB_WORKERS:-2}" --dist loadgroup)
+    [ "${LAB_WORKERS:-2}" = 0 ] && workers=()
+    run_pytest tests/lab -p no:cacheprovider --durations=30 "${workers[@]}" || return
+    # every lab is down: the engine the labs started must be stopped and nothing of it left
+    if [ ! -e /run/hostnet-lab/engine.owner ] && pgrep -f 'dockerd .*/run/hostnet-lab/' >/dev/null; then
+        fail "the labs are down, but a dockerd started by scripts/lab.sh still runs: $(pgrep -af 'dockerd .*/run/hostnet-lab/')"
+    fi
 }
 
 stage_molecule() {
