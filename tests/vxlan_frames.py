@@ -7,10 +7,12 @@
                                    until stdin closes (and one more second for what is still on its way)
 
 The frames tell the tests which VXLAN packets the kernel decapsulated: a frame a firewall dropped never shows up
-on the VXLAN device. Used by tests/integration/test_fabric_firewall.py and tests/lab/test_fabric_firewall.py."""
+on the VXLAN device. Used by tests/integration/test_fabric_firewall.py and tests/lab/test_fabric_firewall.py, which
+import delivered() (the listener's protocol, from the controller) from here."""
 import select
 import socket
 import struct
+import subprocess
 import sys
 
 ETHERTYPE = 0x88b5
@@ -54,6 +56,28 @@ def listen(ifname):
                 print(seen, flush=True)
         if sys.stdin in ready and not sys.stdin.readline():
             closing = True
+
+
+def delivered(listen_cmd, send_all, timeout):
+    """Run the listener protocol from the controller: start LISTEN_CMD (a `listen IFNAME` run, in whatever
+    namespace or lab host it runs), wait for its "ready", call SEND_ALL() (which sends the test frames), close the
+    listener's stdin and return the sorted distinct markers it received. Raises AssertionError, with what the
+    listener printed, if it does not start or fails."""
+    listener = subprocess.Popen(listen_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+    try:
+        if listener.stdout.readline().strip() != 'ready':
+            raise AssertionError('the frame listener did not start (%s): %s'
+                                 % (' '.join(listen_cmd), listener.stderr.read()))
+        send_all()
+        out, err = listener.communicate(timeout=timeout)
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+            listener.communicate()
+    if listener.returncode != 0:
+        raise AssertionError('the frame listener failed (exit %s): %s' % (listener.returncode, err))
+    return sorted(set(out.split()))
 
 
 def main(argv):

@@ -281,28 +281,24 @@ def _norm_ip(value):
 
 
 # --------------------------------------------------------------------------- sockets
-class Netlink(object):
-    """One rtnetlink socket in one namespace (None: the namespace this process runs in).
+class _Socket(object):
+    """What Netlink and NetnsReader share: one pyroute2 IPRoute socket, opened with flags=0 (a missing namespace
+    is never created), closed by close() or at the end of a ``with`` block."""
 
-    Opening never creates the namespace: a missing one raises NamespaceNotFound.
-    """
-
-    def __init__(self, netns=None):
+    @staticmethod
+    def _require_pyroute2():
         if PYROUTE2_IMPORT_ERROR is not None:
             raise NetlinkOpError('pyroute2 is required on the managed host: %s' % PYROUTE2_IMPORT_ERROR)
-        self.netns = netns
-        if netns is not None and not netns_exists(netns):
-            raise NamespaceNotFound("network namespace '%s' does not exist (%s)" % (netns, netns_path(netns)))
+
+    def _open(self, target, vanished, action):
+        """Open the socket in the namespace TARGET (a name or a path; None: the current one). ``vanished``: the
+        message if it disappeared since it was checked; ``action``: what failed, for any other error."""
         try:
-            self.ipr = IPRoute(netns=netns, flags=0) if netns else IPRoute()
+            self.ipr = IPRoute(netns=target, flags=0) if target else IPRoute()
         except OSError as exc:
             if exc.errno == errno.ENOENT:
-                raise NamespaceNotFound("network namespace '%s' does not exist (it vanished)" % netns)
-            raise error_for(exc.errno, 'open netlink socket in namespace %s' % netns)
-
-    @property
-    def where(self):
-        return "namespace '%s'" % self.netns if self.netns else 'the current namespace'
+                raise NamespaceNotFound(vanished)
+            raise error_for(exc.errno, action)
 
     def close(self):
         self.ipr.close()
@@ -312,6 +308,25 @@ class Netlink(object):
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Netlink(_Socket):
+    """One rtnetlink socket in one namespace (None: the namespace this process runs in).
+
+    Opening never creates the namespace: a missing one raises NamespaceNotFound.
+    """
+
+    def __init__(self, netns=None):
+        self._require_pyroute2()
+        self.netns = netns
+        if netns is not None and not netns_exists(netns):
+            raise NamespaceNotFound("network namespace '%s' does not exist (%s)" % (netns, netns_path(netns)))
+        self._open(netns, "network namespace '%s' does not exist (it vanished)" % netns,
+                   'open netlink socket in namespace %s' % netns)
+
+    @property
+    def where(self):
+        return "namespace '%s'" % self.netns if self.netns else 'the current namespace'
 
     # ---------------------------------------------------------------- links
     def links(self):
@@ -896,15 +911,14 @@ def assemble_netns_view(links, addrs, fdb, neighbours, routes):
     }
 
 
-class NetnsReader(object):
+class NetnsReader(_Socket):
     """A read-only rtnetlink socket in the namespace at ``path`` (None: the one this process runs in).
 
     Opened with flags=0: a missing namespace raises NamespaceNotFound, nothing is created.
     """
 
     def __init__(self, path=None):
-        if PYROUTE2_IMPORT_ERROR is not None:
-            raise NetlinkOpError('pyroute2 is required on the managed host: %s' % PYROUTE2_IMPORT_ERROR)
+        self._require_pyroute2()
         self.path = path
         if path is not None:
             state = nsfs_state(path)
@@ -912,25 +926,12 @@ class NetnsReader(object):
                 raise NamespaceNotFound('no network namespace at %s' % path)
             if state == 'stale':
                 raise NamespaceNotFound('%s is a left-over file with no namespace mounted on it' % path)
-        try:
-            self.ipr = IPRoute(netns=path, flags=0) if path else IPRoute()
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                raise NamespaceNotFound('no network namespace at %s (it vanished)' % path)
-            raise error_for(exc.errno, 'open a netlink socket in the namespace at %s' % path)
+        self._open(path, 'no network namespace at %s (it vanished)' % path,
+                   'open a netlink socket in the namespace at %s' % path)
 
     @property
     def where(self):
         return 'the namespace at %s' % self.path if self.path else 'the current namespace'
-
-    def close(self):
-        self.ipr.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def read(self):
         """Links, bridges, FDB, neighbours and routes of the namespace, decoded and assembled."""

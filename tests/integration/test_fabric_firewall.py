@@ -6,13 +6,15 @@ ping matrix and the test's own stay full. Check mode predicts the firewall and c
 changes nothing; absent removes the table with the rest."""
 import json
 import shutil
-import subprocess
 import sys
 
 import pytest
 
 from conftest import REPO, sh, snapshot
 from test_fabric import UNDERLAY, Fabric, changed, fabric_namespaces, full_matrix
+
+sys.path.insert(0, str(REPO / 'tests'))
+import vxlan_frames  # noqa: E402  (tests/vxlan_frames.py: the frames' sender, listener and its protocol)
 
 pytestmark = pytest.mark.skipif(shutil.which('nft') is None, reason='nft (Debian package nftables) is not installed')
 
@@ -44,21 +46,13 @@ def add_rogue(fab):
 
 def delivered(fab, senders, host='h1', vni=4201):
     """Which senders' VXLAN frames HOST's VXLAN device of VNI decapsulated. ``senders``: [(netns, source, marker)]."""
-    dev = 'hfvx%d' % vni
-    listener = subprocess.Popen(['ip', 'netns', 'exec', fab.ns(host), sys.executable, str(FRAMES), 'listen', dev],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert listener.stdout.readline().strip() == 'ready', listener.stderr.read()
-        dst = UNDERLAY % {'h1': 11, 'h2': 12, 'h3': 13}[host]
+    dst = UNDERLAY % {'h1': 11, 'h2': 12, 'h3': 13}[host]
+
+    def send_all():
         for ns, src, marker in senders:
             sh('ip', 'netns', 'exec', ns, sys.executable, str(FRAMES), 'send', src, dst, str(vni), marker)
-        out, err = listener.communicate(timeout=30)
-    finally:
-        if listener.poll() is None:
-            listener.kill()
-            listener.communicate()
-    assert listener.returncode == 0, err
-    return sorted(set(out.split()))
+    return vxlan_frames.delivered(['ip', 'netns', 'exec', fab.ns(host), sys.executable, str(FRAMES), 'listen',
+                                   'hfvx%d' % vni], send_all, timeout=30)
 
 
 def counters(ns):

@@ -5,12 +5,15 @@ the table's others_dropped counter, while the same packet from that host's own u
 Without the firewall the same non-peer packet is decapsulated (the frame is valid; the firewall is what drops it).
 The role is removed again at the end (vxlan_fabric_state: absent), so the lab is left as the test found it."""
 import json
-import subprocess
+import sys
 
 import pytest
 import yaml
 
 from conftest import REPO
+
+sys.path.insert(0, str(REPO / 'tests'))
+import vxlan_frames  # noqa: E402  (tests/vxlan_frames.py: the frames' sender, listener and its protocol)
 
 FRAMES = REPO / 'tests' / 'vxlan_frames.py'
 REMOTE_FRAMES = '/root/hostnet-vxlan-frames.py'  # not /tmp: a tmpfs that `docker cp` cannot see
@@ -34,20 +37,12 @@ def changed_tasks(data):
 def delivered(lab, receiver, senders):
     """Markers of the VXLAN frames that RECEIVER's VXLAN device decapsulated. ``senders``: [(host, source, marker)]."""
     dst = lab.hostvars(receiver)['hostnet_underlay_ip']
-    listener = subprocess.Popen(['docker', '-H', lab.docker_host, 'exec', '-i', receiver, 'python3', REMOTE_FRAMES,
-                                 'listen', 'hfvx%d' % VNI], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-    try:
-        assert listener.stdout.readline().strip() == 'ready', listener.stderr.read()
+
+    def send_all():
         for host, src, marker in senders:
             lab.sh(host, 'python3 %s send %s %s %d %s' % (REMOTE_FRAMES, src, dst, VNI, marker))
-        out, err = listener.communicate(timeout=60)
-    finally:
-        if listener.poll() is None:
-            listener.kill()
-            listener.communicate()
-    assert listener.returncode == 0, err
-    return sorted(set(out.split()))
+    return vxlan_frames.delivered(['docker', '-H', lab.docker_host, 'exec', '-i', receiver, 'python3', REMOTE_FRAMES,
+                                   'listen', 'hfvx%d' % VNI], send_all, timeout=60)
 
 
 def counters(lab, host):
