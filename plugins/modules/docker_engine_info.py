@@ -34,6 +34,12 @@ options:
     description: Seconds to wait for the engine's API to answer.
     type: int
     default: 10
+  networks_label:
+    description:
+      - Also list the engine's networks that carry this label (any value), as RV(networks). The
+        P(hostnet.fabric.vxlan_fabric#role) role finds the Docker networks it made this way.
+      - Not given, no network is listed.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -61,6 +67,11 @@ EXAMPLES = r'''
   hostnet.fabric.docker_engine_info:
   register: engine
 
+- name: The networks a role labelled as its own
+  hostnet.fabric.docker_engine_info:
+    networks_label: hostnet.fabric.vxlan_fabric.segment
+  register: engine
+
 - name: Only where the engine still has a cluster store
   ansible.builtin.debug:
     msg: "Engine {{ engine.engine.version }} can use {{ engine.engine.cluster_store or 'a cluster store' }}"
@@ -68,6 +79,30 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+networks:
+  description:
+    - The running engine's networks that carry the label O(networks_label), sorted by name. Empty when the engine
+      does not answer or O(networks_label) is not given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The network's name.
+      type: str
+      sample: fabric
+    id:
+      description: Its ID.
+      type: str
+      sample: 3f1c2a...
+    driver:
+      description: Its driver.
+      type: str
+      sample: bridge
+    label:
+      description: The value of the label O(networks_label).
+      type: str
+      sample: fabric
 engine:
   description: The engine as found.
   returned: always
@@ -139,8 +174,11 @@ engine:
       sample: false
 '''
 
+import json
 import mmap
 import os
+
+from ansible.module_utils.six.moves.urllib.parse import quote
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -187,6 +225,22 @@ def engine_facts(version_output, info, daemon_json_text, daemon_json_path, backe
     }
 
 
+def networks_url(label):
+    """The API URL that lists the networks carrying ``label`` (the engine filters them)."""
+    return '/networks?filters=' + quote(json.dumps({'label': [label]}, sort_keys=True))
+
+
+def labelled_networks(data, label):
+    """RV(networks) from the API's network list ``data`` (None: no answer): those carrying ``label``, by name."""
+    out = []
+    for net in data if isinstance(data, list) else []:
+        labels = net.get('Labels') or {}
+        if label in labels:
+            out.append({'name': net.get('Name'), 'id': net.get('Id'), 'driver': net.get('Driver'),
+                        'label': labels[label]})
+    return sorted(out, key=lambda n: n['name'] or '')
+
+
 def read_text(path):
     try:
         with open(path) as f:
@@ -201,6 +255,7 @@ def main():
             docker_host=dict(type='str', default='unix:///var/run/docker.sock'),
             daemon_json=dict(type='path', default='/etc/docker/daemon.json'),
             timeout=dict(type='int', default=10),
+            networks_label=dict(type='str'),
         ),
         supports_check_mode=True,
     )
@@ -209,6 +264,8 @@ def main():
         module.fail_json(msg="docker_host: only unix:// sockets are supported (got %r)" % p['docker_host'])
     if p['timeout'] < 1:
         module.fail_json(msg='timeout: must be at least 1 second (got %d)' % p['timeout'])
+    if p['networks_label'] is not None and not p['networks_label'].strip():
+        module.fail_json(msg='networks_label: must not be empty (leave it out to list no networks)')
 
     version_output = None
     dockerd = module.get_bin_path('dockerd')
@@ -230,13 +287,22 @@ def main():
             info = data
     except DockerAPIError:
         info = None
+    networks = []
+    if info is not None and p['networks_label']:
+        try:
+            status, data = get_json(p['docker_host'], networks_url(p['networks_label']), timeout=p['timeout'])
+        except DockerAPIError as exc:
+            module.fail_json(msg='the engine at %s answered /info but not the network list: %s' % (p['docker_host'], exc))
+        if status != 200:
+            module.fail_json(msg='the engine at %s refused the network list (HTTP %s): %s' % (p['docker_host'], status, data))
+        networks = labelled_networks(data, p['networks_label'])
     path = p['daemon_json']
     text = read_text(path) if os.path.exists(path) else None
     try:
         facts = engine_facts(version_output, info, text, path, backends)
     except dc.ConfigError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, engine=facts)
+    module.exit_json(changed=False, engine=facts, networks=networks)
 
 
 if __name__ == '__main__':

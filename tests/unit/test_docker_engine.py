@@ -5,7 +5,11 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.hostnet.fabric.plugins.filter.docker_engine import docker_cluster_settings
 from ansible_collections.hostnet.fabric.plugins.module_utils._daemon_config import ConfigError
-from ansible_collections.hostnet.fabric.plugins.modules.docker_engine_info import engine_facts
+from ansible_collections.hostnet.fabric.plugins.modules.docker_engine_info import (
+    engine_facts,
+    labelled_networks,
+    networks_url,
+)
 
 INFO_2010 = {'ServerVersion': '20.10.24+dfsg1', 'ClusterStore': 'etcd://10.0.0.5:2379',
              'ClusterAdvertise': '10.0.0.11:2376', 'LiveRestoreEnabled': True,
@@ -182,3 +186,25 @@ def test_consul_passes_where_the_driver_is_and_etcd_on_debian_12():
     older = dict(DEBIAN12)
     del older['cluster_store_backends']
     assert docker_cluster_settings(older, kv_backend='consul', kv_server='kv1')['cluster_store'].startswith('consul')
+
+
+LABEL = 'hostnet.fabric.vxlan_fabric.segment'
+
+
+def test_networks_are_filtered_by_the_engine_on_their_label():
+    # the engine's filter syntax: {"label": ["KEY"]} (any value), URL-encoded
+    assert networks_url(LABEL) == '/networks?filters=%7B%22label%22%3A%20%5B%22hostnet.fabric.vxlan_fabric.segment%22%5D%7D'
+
+
+def test_labelled_networks_keep_only_those_with_the_label_sorted_by_name():
+    data = [{'Name': 'zz', 'Id': '2', 'Driver': 'bridge', 'Labels': {LABEL: 'zz'}},
+            {'Name': 'bridge', 'Id': '0', 'Driver': 'bridge', 'Labels': {}},
+            {'Name': 'host', 'Id': '9', 'Driver': 'host', 'Labels': None},
+            {'Name': 'aa', 'Id': '1', 'Driver': 'bridge', 'Labels': {LABEL: 'aa', 'other': 'x'}}]
+    assert labelled_networks(data, LABEL) == [{'name': 'aa', 'id': '1', 'driver': 'bridge', 'label': 'aa'},
+                                              {'name': 'zz', 'id': '2', 'driver': 'bridge', 'label': 'zz'}]
+
+
+@pytest.mark.parametrize('data', [None, {'message': 'page not found'}, []])
+def test_no_network_list_is_no_networks(data):
+    assert labelled_networks(data, LABEL) == []
