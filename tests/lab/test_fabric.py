@@ -76,18 +76,8 @@ def snapshot(lab, host):
                          "docker network ls --format '{{.Name}}' | sort")
 
 
-# Known failure, not yet understood: in a full `scripts/test.sh lab` session on the Debian 13 lab (3 hosts, after
-# test_consul, machine load about 17) the first converge failed and every test of this file with it, while the
-# converge passed on a fresh 3-host Debian 13 lab of its own and the whole file 7/7 on a 2-host one (2026-12-02).
-# Skipped there, saying so, until the cause is read (issue 9).
-TRIXIE_NOT_PASSING = ('docker segments / container workloads on Debian 13: the first converge failed in a full lab '
-                      'session (2026-12-02) but passed on a lab of its own; the cause has not been read yet (issue 9)')
-
-
 @pytest.fixture(scope='module')
 def fabric(lab, tmp_path_factory):
-    if lab.distro == 'trixie':
-        pytest.skip(TRIXIE_NOT_PASSING)
     path = tmp_path_factory.mktemp('fabric') / 'fabric.yml'
     path.write_text(yaml.safe_dump(play(), sort_keys=False))
     absent = path.with_name('absent.yml')
