@@ -129,8 +129,9 @@ stage_lab() {
     [ "${LAB_WORKERS:-2}" = 0 ] && workers=()
     run_pytest tests/lab -p no:cacheprovider --durations=30 "${workers[@]}" || return
     # every lab is down: the engine the labs started must be stopped and nothing of it left
-    if [ ! -e /run/hostnet-lab/engine.owner ] && pgrep -f 'dockerd .*/run/hostnet-lab/' >/dev/null; then
-        fail "the labs are down, but a dockerd started by scripts/lab.sh still runs: $(pgrep -af 'dockerd .*/run/hostnet-lab/')"
+    local lab_engine='dockerd .*/run/hostnet-lab/'
+    if [ ! -e /run/hostnet-lab/engine.owner ] && pgrep -f "$lab_engine" >/dev/null; then
+        fail "the labs are down, but a dockerd started by scripts/lab.sh still runs: $(pgrep -af "$lab_engine")"
     fi
 }
 

@@ -78,10 +78,15 @@ def pytest_collection_modifyitems(config, items):
     checks) go with the first distro."""
     first = _distros(config)[0]
     for item in items:
-        callspec = getattr(item, 'callspec', None)
-        params = callspec.params if callspec else {}
+        params = _lab_params(item)
         distro = next((params[n] for n in LAB_FIXTURES if n in params), first)
         item.add_marker(pytest.mark.xdist_group(distro))
+
+
+def _lab_params(item):
+    """{lab fixture: distro} of a collected test (empty for a test of no lab)."""
+    callspec = getattr(item, 'callspec', None)
+    return {n: d for n, d in (callspec.params if callspec else {}).items() if n in LAB_FIXTURES}
 
 
 def pytest_generate_tests(metafunc):
@@ -250,17 +255,12 @@ def lab(request):
     session = _lab_session(request, 'pt', request.config.getoption('--lab-hosts'))
     try:
         for lab in session:  # one lab; resuming the loop after the tests runs its teardown
-            if any('site_check_fresh' in item.fixturenames and _lab_param(item) == request.param
+            if any('site_check_fresh' in item.fixturenames and _lab_params(item).get('lab') == request.param
                    for item in request.session.items):
                 lab.site_check_fresh = _site_dry_run(lab)
             yield lab
     finally:
         session.close()  # after a failure: the lab's teardown (down, or kept with --lab-keep)
-
-
-def _lab_param(item):
-    callspec = getattr(item, 'callspec', None)
-    return callspec.params.get('lab') if callspec else None
 
 
 @pytest.fixture(scope='session')
@@ -323,7 +323,7 @@ def site_check_fresh(lab):
     lingers after `docker rm` returns - libnetwork deletes a removed sandbox's /run/docker/netns file in a
     garbage-collection pass every 60 s, and a bridge's carrier follows its last port with a delay - so a snapshot
     taken then differs from the one after the dry run by what the engine was still tearing down (CI, stop 15)."""
-    if getattr(lab, 'site_check_fresh', None) is None:
+    if lab.site_check_fresh is None:
         lab.site_check_fresh = _site_dry_run(lab)
     return lab.site_check_fresh
 
