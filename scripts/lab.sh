@@ -54,6 +54,7 @@ OWN_HOST="unix://$RUN/docker.sock"
 SYSTEM_HOST=unix:///var/run/docker.sock
 LABEL=io.hostnet.lab
 PROBE_IMAGE=hostnet/probe:latest
+WORKLOAD_CONTAINER=hfapp
 POOL="${HOSTNET_LAB_POOL:-10.213.0.0/16}"
 BOOT_TIMEOUT="${HOSTNET_LAB_BOOT_TIMEOUT:-180}"
 ENGINE_TIMEOUT="${HOSTNET_LAB_ENGINE_TIMEOUT:-60}"
@@ -718,9 +719,15 @@ write_inventory() {
         printf '    hostnet_underlay_network: %s\n    hostnet_underlay_subnet: %s\n' "$NET" "$subnet"
         printf '    hostnet_underlay_mtu: %s\n' "$mtu"
         printf '    hostnet_probe_image: "%s"\n' "$PROBE_IMAGE"
-        # the native VXLAN fabric (hostnet.fabric.vxlan_fabric): one segment, one workload namespace per host in
-        # the host's block (host number = the underlay address's last byte, block N = 10.42.0.N*16/28)
-        printf '    vxlan_fabric_segments:\n      - {name: fabric, vni: 4242, subnet: 10.42.0.0/24}\n'
+        # the native VXLAN fabric (hostnet.fabric.vxlan_fabric): a segment for the workloads the role plugs in, and a
+        # docker: true segment (a Docker bridge network "hfdk" on every host for `docker run --network hfdk`); per
+        # host a workload namespace and the workload container, in the host's block (host number = the underlay
+        # address's last byte, block N = 10.42.0.N*16/28); the VXLAN port open to the fabric's hosts only
+        printf '    vxlan_fabric_segments:\n'
+        printf '      - {name: fabric, vni: 4242, subnet: 10.42.0.0/24}\n'
+        printf '      - {name: hfdk, vni: 4300, subnet: 10.60.0.0/24, docker: true}\n'
+        printf '    vxlan_fabric_firewall: true\n'
+        printf '    hostnet_workload_container: %s\n' "$WORKLOAD_CONTAINER"
         printf '  hosts:\n'
         i=0
         for h in "${hosts[@]}"; do
@@ -732,6 +739,8 @@ write_inventory() {
                 "$h" "$h" "$ip" "$iface"
             printf '      vxlan_fabric_workloads:\n        - {name: work, segment: fabric, address: 10.42.0.%s}\n' \
                 "$(( ${ip##*.} * 16 + 1 ))"
+            printf '        - {name: app, segment: fabric, address: 10.42.0.%s, container: %s}\n' \
+                "$(( ${ip##*.} * 16 + 2 ))" "$WORKLOAD_CONTAINER"
         done
         printf '  children:\n'
         printf '    kv_servers:\n      hosts:\n        %s: {}\n' "${hosts[0]}"
@@ -888,6 +897,11 @@ cmd_up() {
     for h in "${hosts_up[@]}"; do
         quiet dk exec -i "$h" docker import --change 'CMD ["/bin/sh"]' - "$PROBE_IMAGE" <"$probe" >/dev/null \
             || die "could not load $PROBE_IMAGE into $h's engine"
+        # the site's application container: no network of Docker's, the native fabric plugs it in (a container
+        # workload of the inventory); restarted with its engine, like a real service
+        quiet dk exec "$h" docker run -d --name "$WORKLOAD_CONTAINER" --network none --restart unless-stopped \
+            --label "$LABEL.workload=1" "$PROBE_IMAGE" sleep 2147483647 >/dev/null \
+            || die "could not start the workload container $WORKLOAD_CONTAINER in $h"
     done
     write_inventory
     UP_OK=1

@@ -1,37 +1,25 @@
 """The native VXLAN fabric role (hostnet.fabric.vxlan_fabric) on the lab's real hosts and Docker engines
-(Engine 20.10 on Debian 12, 26.1 on Debian 13): a container workload (a `--network none` container the role
-plugs in) and a `docker: true` segment (a local Docker bridge network per host on the segment's bridge).
+(Engine 20.10 on Debian 12, 26.1 on Debian 13): a container workload (the lab's `--network none` container, which
+the role plugs in) and a `docker: true` segment (a local Docker bridge network per host on the segment's bridge).
 
-The role runs on the lab inventory with the inventory's segment plus a docker segment, and each host's own
-workload namespace plus a container workload. Assertions read the hosts' real state. At the end the role's
-`vxlan_fabric_state: absent` removes all of it (the docker networks too), so that the other lab tests of the
-session (test_site's dry run on a fresh lab) find the hosts as before."""
-import ipaddress
-import json
-import uuid
-
+The role runs alone (not site.yml) on the lab inventory, which carries both (scripts/lab.sh): the segment `fabric`
+with each host's workload namespace and its container workload, the docker segment `hfdk`, and the firewall.
+Assertions read the hosts' real state (tests/lab/fabric_checks.py, which test_site shares). At the end the role's
+`vxlan_fabric_state: absent` removes all of it (the docker networks too) and the hosts must be as before, so that
+the other lab tests of the session find the lab as `scripts/lab.sh up` left it."""
 import pytest
 import yaml
 
-CONTAINER = 'hfctr'           # the --network none container each host gets as a workload
-DOCKER_SEGMENT = {'name': 'hfdk', 'vni': 4300, 'subnet': '10.60.0.0/24', 'docker': True}
-LABEL = 'hostnet.fabric.vxlan_fabric.segment'
+import fabric_checks
 
-# the inventory's segment and workload namespace (scripts/lab.sh), plus a container workload per host; host number
-# N = the last byte of the underlay address (the role's default), the container gets address N*16+2 of the segment
-SEGMENTS = [{'name': 'fabric', 'vni': 4242, 'subnet': '10.42.0.0/24'}, DOCKER_SEGMENT]
-WORKLOADS = ("{{ [{'name': 'work', 'segment': 'fabric', 'address': '10.42.0.%%d' %% (__n * 16 + 1)}, "
-             "{'name': 'ctr', 'segment': 'fabric', 'address': '10.42.0.%%d' %% (__n * 16 + 2), 'container': '%s'}] }}"
-             % CONTAINER)
+TEST_LABEL = 'hostnet.test=fabric'   # the containers this file starts, removed at the end
 
 
 def play(state='present'):
     return [{
         'name': 'Native VXLAN fabric with a container workload and a docker segment',
         'hosts': 'fabric_hosts', 'gather_facts': False,
-        'vars': {'__n': "{{ hostnet_underlay_ip.split('.')[-1] | int }}"},
-        'roles': [{'role': 'hostnet.fabric.vxlan_fabric', 'vars': {
-            'vxlan_fabric_state': state, 'vxlan_fabric_segments': SEGMENTS, 'vxlan_fabric_workloads': WORKLOADS}}],
+        'roles': [{'role': 'hostnet.fabric.vxlan_fabric', 'vars': {'vxlan_fabric_state': state}}],
     }]
 
 
@@ -45,28 +33,16 @@ def changed(data):
                       for h, r in t['hosts'].items() if r.get('changed')))
 
 
-def mac_for(ip):
-    return '02:42:' + ':'.join('%02x' % b for b in ipaddress.IPv4Address(ip).packed)
+class Fabric(fabric_checks.Wanted):
+    """The role's play on the lab, and what the lab inventory asks of it."""
 
-
-class Fabric:
     def __init__(self, lab, path):
-        self.lab = lab
+        super().__init__(lab)
         self.path = path
         self.first = None
 
     def run(self, *args):
         return self.lab.playbook(self.path, *args)
-
-    def container_addr(self, host):
-        return '10.42.0.%d' % (int(self.lab.hostvars(host)['hostnet_underlay_ip'].split('.')[-1]) * 16 + 2)
-
-    def gateway(self, host, subnet='10.42.0.0/24'):
-        return str(ipaddress.ip_network(subnet)[int(self.lab.hostvars(host)['hostnet_underlay_ip'].split('.')[-1])])
-
-
-def probe(lab):
-    return lab.inventory_data['all']['vars'].get('hostnet_probe_image', 'hostnet/probe:latest')
 
 
 def snapshot(lab, host):
@@ -83,9 +59,6 @@ def fabric(lab, tmp_path_factory):
     absent = path.with_name('absent.yml')
     absent.write_text(yaml.safe_dump(play('absent'), sort_keys=False))
     before = {h: snapshot(lab, h) for h in lab.hosts}
-    for h in lab.hosts:
-        lab.sh(h, 'docker rm -f %s >/dev/null 2>&1; docker run -d --name %s --network none %s sleep 100000'
-                  % (CONTAINER, CONTAINER, probe(lab)))
     fab = Fabric(lab, path)
     fab.first = fab.run()
     try:
@@ -93,8 +66,8 @@ def fabric(lab, tmp_path_factory):
     finally:
         rc, data = lab.playbook(absent)
         for h in lab.hosts:
-            lab.sh(h, 'docker rm -f %s >/dev/null 2>&1; docker ps -aq --filter label=hostnet.test=fabric '
-                      '| xargs -r docker rm -f >/dev/null; true' % CONTAINER, check=False)
+            lab.sh(h, 'docker ps -aq --filter label=%s | xargs -r docker rm -f >/dev/null; true' % TEST_LABEL,
+                   check=False)
         assert rc == 0, failures(data)
         after = {h: snapshot(lab, h) for h in lab.hosts}
         assert after == before, 'vxlan_fabric_state=absent did not leave the hosts as before'
@@ -109,63 +82,23 @@ def test_converges_and_verifies_every_path(fabric):
 
 
 def test_container_workload_is_plugged_in(fabric):
-    lab = fabric.lab
     assert fabric.first[0] == 0
-    for h in lab.hosts:
-        addr = fabric.container_addr(h)
-        eth0 = json.loads(lab.out(h, 'nsenter -t $(docker inspect -f "{{.State.Pid}}" %s) -n ip -j addr show dev eth0'
-                                     % CONTAINER))[0]
-        assert [a['local'] for a in eth0['addr_info'] if a['family'] == 'inet'] == [addr], (h, eth0)
-        assert eth0['address'] == mac_for(addr), (h, eth0['address'])
-        route = lab.out(h, 'nsenter -t $(docker inspect -f "{{.State.Pid}}" %s) -n ip route show default' % CONTAINER)
-        assert route.startswith('default via %s dev eth0' % fabric.gateway(h)), (h, route)
+    fabric_checks.container_workload_is_plugged_in(fabric.lab)
 
 
 def test_containers_and_hosts_reach_each_other(fabric):
-    lab = fabric.lab
     assert fabric.first[0] == 0
-    for h in lab.hosts:
-        for other in lab.hosts:
-            if other != h:
-                lab.sh(h, 'docker exec %s ping -c 1 -W 2 %s' % (CONTAINER, fabric.container_addr(other)))
-                lab.sh(h, 'ping -c 1 -W 2 %s' % fabric.container_addr(other))
+    fabric_checks.containers_and_hosts_reach_each_other(fabric.lab)
 
 
 def test_docker_network_on_every_host(fabric):
-    lab = fabric.lab
     assert fabric.first[0] == 0
-    for h in lab.hosts:
-        number = int(lab.hostvars(h)['hostnet_underlay_ip'].split('.')[-1])
-        net = json.loads(lab.out(h, 'docker network inspect %s' % DOCKER_SEGMENT['name']))[0]
-        assert net['Driver'] == 'bridge' and net['Scope'] == 'local', (h, net)
-        assert net['Options']['com.docker.network.bridge.name'] == 'hfbr4300', (h, net['Options'])
-        mtu = json.loads(lab.out(h, 'ip -j link show hfvx4300'))[0]['mtu']
-        assert net['Options']['com.docker.network.driver.mtu'] == str(mtu), (h, net['Options'])
-        assert net['IPAM']['Config'] == [{'Subnet': '10.60.0.0/24', 'IPRange': '10.60.0.%d/28' % (number * 16),
-                                          'Gateway': '10.60.0.%d' % number}], (h, net['IPAM'])
-        assert net['Labels'] == {LABEL: DOCKER_SEGMENT['name']}, (h, net['Labels'])
+    fabric_checks.docker_network_on_every_host(fabric.lab)
 
 
 def test_docker_run_containers_on_different_hosts_reach_each_other(fabric):
-    lab = fabric.lab
     assert fabric.first[0] == 0
-    tag = uuid.uuid4().hex[:6]
-    addrs = {}
-    for h in lab.hosts:
-        name = 'dk%s' % tag
-        lab.sh(h, 'docker run -d --name %s --label hostnet.test=fabric --network %s %s sleep 600'
-                  % (name, DOCKER_SEGMENT['name'], probe(lab)))
-        ep = json.loads(lab.out(h, 'docker inspect %s' % name))[0]['NetworkSettings']['Networks'][DOCKER_SEGMENT['name']]
-        addrs[h] = (name, ep['IPAddress'])
-        # what the static FDB and neighbour entries of the other hosts rest on (docs/fabric.md, "MACs and learning")
-        assert ep['MacAddress'] == mac_for(ep['IPAddress']), (h, lab.engine_series, ep)
-    for h, (name, _addr) in addrs.items():
-        for other, (_name, addr) in addrs.items():
-            if other != h:
-                lab.sh(h, 'docker exec %s ping -c 1 -W 2 %s' % (name, addr))     # container to remote container
-                lab.sh(h, 'ping -c 1 -W 2 %s' % addr)                            # host to remote container
-                # container to the other host's own address on the segment
-                lab.sh(h, 'docker exec %s ping -c 1 -W 2 %s' % (name, fabric.gateway(other, DOCKER_SEGMENT['subnet'])))
+    fabric_checks.docker_run_containers_reach_each_other(fabric.lab, TEST_LABEL)
 
 
 def test_second_run_changes_nothing(fabric):
@@ -179,9 +112,9 @@ def test_container_restart_is_healed_by_a_rerun(fabric):
     lab = fabric.lab
     assert fabric.first[0] == 0
     h = lab.hosts[-1]
-    lab.sh(h, 'docker restart -t 0 %s' % CONTAINER)
+    lab.sh(h, 'docker restart -t 0 %s' % fabric.container)
     # the restarted container has a new namespace with only lo: the fabric's interface stayed in the old one
-    links = lab.out(h, 'nsenter -t $(docker inspect -f "{{.State.Pid}}" %s) -n ip -o link show' % CONTAINER)
+    links = fabric.in_container(h, 'ip -o link show')
     assert [ln.split(':')[1].strip() for ln in links.splitlines()] == ['lo'], links
     # check mode predicts it: the name moves, and the veth it cannot plan is named
     rc, data = fabric.run('--check', '--diff')
@@ -191,7 +124,7 @@ def test_container_restart_is_healed_by_a_rerun(fabric):
                          'that the veth can be put into it)' % h], predicted
     notes = [r.get('msg') for p in data['plays'] for t in p['tasks'] for host, r in t['hosts'].items()
              if host == h and t['task']['name'].endswith('what depends on objects that do not exist yet cannot be planned')]
-    assert notes and 'hfw-ctr' in notes[0], notes
+    assert notes and 'hfw-%s' % fabric.workload in notes[0], notes
     rc, data = fabric.run()
     assert rc == 0, failures(data)
     assert changed(data) == sorted([
@@ -199,9 +132,6 @@ def test_container_restart_is_healed_by_a_rerun(fabric):
         "can be put into it)" % h,
         "%s: hostnet.fabric.vxlan_fabric : Workloads plugged into their segment's bridge (address, MAC from the "
         "address, default route via the host)" % h]), changed(data)
-    for other in lab.hosts:
-        if other != h:
-            lab.sh(h, 'docker exec %s ping -c 1 -W 2 %s' % (CONTAINER, fabric.container_addr(other)))
-            lab.sh(other, 'docker exec %s ping -c 1 -W 2 %s' % (CONTAINER, fabric.container_addr(h)))
+    fabric_checks.containers_and_hosts_reach_each_other(lab)
     # only the container's namespace and its veth pair were made again; nothing is left of the old ones
-    assert lab.out(h, 'ip -o link show type veth | grep -c "hfw-ctr"') == '1'
+    assert lab.out(h, 'ip -o link show type veth | grep -c "hfw-%s"' % fabric.workload) == '1'

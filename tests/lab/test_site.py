@@ -5,6 +5,8 @@ import json
 
 import yaml
 
+import fabric_checks
+
 SITE = 'site.yml'
 
 
@@ -77,7 +79,7 @@ def test_containers_on_different_hosts_ping_by_name(lab, site, tmp_path):
     assert all(p['ok'] for p in pings), [p for p in pings if not p['ok']]
     assert changed(data) == [], changed(data)
     for h in hosts:  # the probes are gone, on every host
-        assert lab.out(h, "docker ps -a --format '{{.Names}}' | grep '^hf' || true") == '', h
+        assert lab.out(h, "docker ps -a --format '{{.Names}}' | grep '^hfprobe' || true") == '', h
 
 
 def test_native_fabric_workloads_reach_each_other(lab, site):
@@ -93,6 +95,40 @@ def test_native_fabric_workloads_reach_each_other(lab, site):
             if other != h:
                 lab.sh(h, 'ip netns exec hf-work ping -c 1 -W 2 %s' % address)
                 lab.sh(h, 'ping -c 1 -W 2 %s' % address)
+
+
+def test_native_fabric_container_workloads_reach_each_other_and_the_hosts(lab, site):
+    """The lab's `--network none` container on every host (a container workload of the inventory) is plugged in by
+    site.yml, and containers and hosts reach each other across the fabric."""
+    assert site[0] == 0
+    fabric_checks.container_workload_is_plugged_in(lab)
+    fabric_checks.containers_and_hosts_reach_each_other(lab)
+
+
+def test_native_fabric_docker_segment_runs_containers_across_hosts(lab, site):
+    """The docker segment: a Docker bridge network per host on the segment's bridge; `docker run --network SEGMENT`
+    containers on different hosts reach each other and the hosts, with no swarm and no key/value store."""
+    assert site[0] == 0
+    fabric_checks.docker_network_on_every_host(lab)
+    try:
+        fabric_checks.docker_run_containers_reach_each_other(lab, 'hostnet.test=site')
+    finally:
+        for h in lab.hosts:
+            lab.sh(h, 'docker ps -aq --filter label=hostnet.test=site | xargs -r docker rm -f >/dev/null', check=False)
+
+
+def test_native_fabric_firewall_drops_vxlan_from_non_peers(lab, site):
+    """The inventory turns the fabric's firewall on: every host accepts VXLAN from the other fabric hosts only; a frame
+    from a spoofed underlay address is dropped and counted, the peer's own frame gets through."""
+    assert site[0] == 0
+    fabric = lab.group('fabric_hosts')
+    for h in fabric:
+        assert fabric_checks.peers(lab, h) == sorted(lab.hostvars(o)['hostnet_underlay_ip'] for o in fabric if o != h)
+    fabric_checks.install(lab)
+    try:
+        fabric_checks.spoofed_vxlan_is_dropped(lab, fabric[0], fabric[1])
+    finally:
+        fabric_checks.uninstall(lab)
 
 
 def test_second_run_changes_nothing(lab, site):
