@@ -643,9 +643,9 @@ def docker_networks(host, wanted, current, recreate=False):
 
     Returns {'apply': [wanted network + {'recreate': bool}] (for community.docker.docker_network: created, or
     recreated with force), 'recreate': [wanted networks] (their containers are taken off first), 'unchanged':
-    [names], 'drifted': [records], 'messages': [...]}."""
+    [names], 'drifted': [records, each with its 'message']}."""
     by_name = dict((n.get('name'), n) for n in current or [])
-    out = {'apply': [], 'recreate': [], 'unchanged': [], 'drifted': [], 'messages': []}
+    out = {'apply': [], 'recreate': [], 'unchanged': [], 'drifted': []}
     for net in wanted or []:
         found = by_name.get(net['name'])
         if found is None:
@@ -680,7 +680,7 @@ def docker_networks(host, wanted, current, recreate=False):
             if not containers:
                 tail = (' It was NOT recreated (no container is attached); set vxlan_fabric_docker_recreate=true '
                         'to recreate it.')
-        out['messages'].append(head + tail)
+        record['message'] = head + tail
     return out
 
 

@@ -417,8 +417,7 @@ def engine_net(**over):
 def test_a_missing_network_is_created_and_a_matching_one_left_alone():
     other = dict(WANTED, name='dk2', labels={DK_LABEL: 'dk2'})
     got = _fabric.docker_networks('h2', [WANTED, other], [engine_net()])
-    assert got == {'apply': [dict(other, recreate=False)], 'recreate': [], 'unchanged': ['dk'], 'drifted': [],
-                   'messages': []}
+    assert got == {'apply': [dict(other, recreate=False)], 'recreate': [], 'unchanged': ['dk'], 'drifted': []}
     # the plan's own docker network (a real plan, not a copy) matches what the role made from it
     p = ok_plan(docker_hosts('26.1.5', '26.1.5'), DOCKER_SEGS)
     assert _fabric.docker_networks('h2', p['hosts']['h2']['docker_networks'], [engine_net()])['unchanged'] == ['dk']
@@ -436,12 +435,12 @@ def test_a_drifted_network_is_reported_with_each_setting_and_its_containers_and_
                      ipam=[{'subnet': '10.60.0.0/24', 'ip_range': '10.60.0.16/28', 'gateway': '10.60.0.1'}])
     got = _fabric.docker_networks('h2', [WANTED], [net])
     assert got['apply'] == [] and got['recreate'] == [] and got['unchanged'] == []
-    assert got['drifted'] == [{
-        'host': 'h2', 'network': 'dk', 'recreate': False, 'containers': net['containers'],
+    assert [dict(d, message=None) for d in got['drifted']] == [{
+        'host': 'h2', 'network': 'dk', 'recreate': False, 'containers': net['containers'], 'message': None,
         'settings': [{'setting': 'mtu', 'current': '1400', 'wanted': '1450'},
                      {'setting': 'ip_range', 'current': '10.60.0.16/28', 'wanted': '10.60.0.32/28'},
                      {'setting': 'gateway', 'current': '10.60.0.1', 'wanted': '10.60.0.2'}]}]
-    assert got['messages'] == [
+    assert [d['message'] for d in got['drifted']] == [
         'DRIFT: h2: Docker network dk differs from the plan: mtu 1400 -> 1450; ip_range 10.60.0.16/28 -> '
         '10.60.0.32/28; gateway 10.60.0.1 -> 10.60.0.2. It was NOT recreated (recreating it disconnects its '
         'containers: web1 (10.60.0.33), web2 (10.60.0.34)); set vxlan_fabric_docker_recreate=true to recreate it '
@@ -456,7 +455,7 @@ def test_drift_of_driver_bridge_subnet_label_and_missing_options():
         ('driver', 'macvlan', 'bridge'), ('bridge', None, 'hfbr4300'), ('mtu', None, '1450'),
         ('subnet', '10.61.0.0/24', '10.60.0.0/24'), ('ip_range', None, '10.60.0.32/28'),
         ('gateway', None, '10.60.0.2'), ('label', 'other', 'dk')]
-    assert got['messages'] == [
+    assert [d['message'] for d in got['drifted']] == [
         'DRIFT: h2: Docker network dk differs from the plan: driver macvlan -> bridge; bridge (unset) -> hfbr4300; '
         'mtu (unset) -> 1450; subnet 10.61.0.0/24 -> 10.60.0.0/24; ip_range (unset) -> 10.60.0.32/28; gateway '
         '(unset) -> 10.60.0.2; label other -> dk. It was NOT recreated (no container is attached); set '
@@ -479,13 +478,13 @@ def test_with_recreate_a_drifted_network_is_recreated_and_the_message_says_who_k
     got = _fabric.docker_networks('h2', [WANTED], [net], recreate=True)
     assert got['apply'] == [dict(WANTED, recreate=True)] and got['recreate'] == [WANTED]
     assert got['drifted'][0]['recreate'] is True
-    assert got['messages'] == [
+    assert [d['message'] for d in got['drifted']] == [
         'DRIFT: h2: Docker network dk differs from the plan: mtu 1400 -> 1450. It is recreated '
         '(vxlan_fabric_docker_recreate=true): its containers are disconnected and connected again: web1 (10.60.0.33), '
         'web9 (10.60.0.20 is outside the new ip_range 10.60.0.32/28: it gets a new address), web0 (10.60.0.2 is '
         'outside the new ip_range 10.60.0.32/28: it gets a new address).']
     empty = _fabric.docker_networks('h2', [WANTED], [dict(net, containers=[])], recreate=True)
-    assert empty['messages'] == ['DRIFT: h2: Docker network dk differs from the plan: mtu 1400 -> 1450. It is '
+    assert [d['message'] for d in empty['drifted']] == ['DRIFT: h2: Docker network dk differs from the plan: mtu 1400 -> 1450. It is '
                                  'recreated (vxlan_fabric_docker_recreate=true); no container is attached.']
     # a matching network is never recreated, with recreate or without
     assert _fabric.docker_networks('h2', [WANTED], [engine_net()], recreate=True)['apply'] == []
