@@ -627,8 +627,8 @@ def _containers_text(containers, net=None):
         elif docker_fits(addr, net):
             parts.append('%s (%s)' % (c['name'], addr))
         else:
-            parts.append('%s (%s is outside the new ip_range %s: it gets a new address)' % (c['name'], addr,
-                                                                                           net['ip_range']))
+            parts.append('%s (%s is outside the new ip_range %s: it gets a new address)'
+                         % (c['name'], addr, net['ip_range']))
     return ', '.join(parts)
 
 

@@ -38,7 +38,7 @@ options:
     description:
       - Also list the engine's networks that carry this label (any value), as RV(networks). The
         P(hostnet.fabric.vxlan_fabric#role) role finds the Docker networks it made this way.
-      - Each one is read in full (the engine's network inspect): its driver options, IPAM config and the containers
+      - Each one is read in full (the engine's network inspect) - its driver options, IPAM config and the containers
         attached to it, so that a role can compare it with what it wants before it touches it.
       - Not given, no network is listed.
     type: str

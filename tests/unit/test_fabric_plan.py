@@ -484,8 +484,9 @@ def test_with_recreate_a_drifted_network_is_recreated_and_the_message_says_who_k
         'web9 (10.60.0.20 is outside the new ip_range 10.60.0.32/28: it gets a new address), web0 (10.60.0.2 is '
         'outside the new ip_range 10.60.0.32/28: it gets a new address).']
     empty = _fabric.docker_networks('h2', [WANTED], [dict(net, containers=[])], recreate=True)
-    assert [d['message'] for d in empty['drifted']] == ['DRIFT: h2: Docker network dk differs from the plan: mtu 1400 -> 1450. It is '
-                                 'recreated (vxlan_fabric_docker_recreate=true); no container is attached.']
+    assert [d['message'] for d in empty['drifted']] == [
+        'DRIFT: h2: Docker network dk differs from the plan: mtu 1400 -> 1450. It is recreated '
+        '(vxlan_fabric_docker_recreate=true); no container is attached.']
     # a matching network is never recreated, with recreate or without
     assert _fabric.docker_networks('h2', [WANTED], [engine_net()], recreate=True)['apply'] == []
 
