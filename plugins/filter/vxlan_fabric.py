@@ -8,7 +8,8 @@ __metaclass__ = type
 
 # The hostnet.fabric.vxlan_fabric role's planning, as filters (the logic is in module_utils/_fabric.py).
 # Documentation: vxlan_fabric_plan.yml, vxlan_fabric_probes.yml, vxlan_fabric_verdicts.yml,
-# vxlan_fabric_matrices.yml, vxlan_fabric_stale.yml and vxlan_fabric_pluggable.yml next to this file (one per filter).
+# vxlan_fabric_matrices.yml, vxlan_fabric_stale.yml, vxlan_fabric_pluggable.yml, vxlan_fabric_docker.yml and
+# vxlan_fabric_reconnect.yml next to this file (one per filter).
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.hostnet.fabric.plugins.filter.ping_matrix import ping_matrix
@@ -84,6 +85,19 @@ def vxlan_fabric_pluggable(workloads, netns_results):
     return _fabric.pluggable(_plain(workloads), changed)
 
 
+def vxlan_fabric_docker(wanted, current, host, recreate=False):
+    """What to do with a host's Docker networks of docker segments (create, nothing, report drift, recreate)."""
+    if not isinstance(recreate, bool):
+        raise AnsibleFilterError('vxlan_fabric_docker: vxlan_fabric_docker_recreate must be a boolean (got %r)'
+                                 % (recreate,))
+    return _fabric.docker_networks(host, _plain(wanted or []), _plain(current or []), recreate=recreate)
+
+
+def vxlan_fabric_reconnect(results, decision):
+    """The endpoints to connect again to the networks recreated by the role, with their addresses."""
+    return _fabric.reconnect_all(_plain(results or []), _plain(decision or {}))
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -93,4 +107,6 @@ class FilterModule(object):
             'vxlan_fabric_matrices': vxlan_fabric_matrices,
             'vxlan_fabric_stale': vxlan_fabric_stale,
             'vxlan_fabric_pluggable': vxlan_fabric_pluggable,
+            'vxlan_fabric_docker': vxlan_fabric_docker,
+            'vxlan_fabric_reconnect': vxlan_fabric_reconnect,
         }

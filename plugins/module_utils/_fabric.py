@@ -573,3 +573,143 @@ def stale(info, host_plan, namespaces=(), also_netns=(), docker_networks=()):
     present = set(namespaces or [])
     out['netns'] = sorted(n for n in set(out['netns']) | set(also_netns or []) if n in present and n not in wanted_ns)
     return out
+
+
+# ------------------------------------------------------------------------------------------- Docker networks
+
+# the settings of a docker segment's network that the role sets, in the order they are reported, with where
+# docker_engine_info's RV(networks) keeps them; nothing else of a network is compared (community.docker's rule:
+# only what is set is managed)
+DOCKER_SETTINGS = ('driver', 'bridge', 'mtu', 'subnet', 'ip_range', 'gateway', 'label')
+_DOCKER_OPTIONS = {'bridge': 'com.docker.network.bridge.name', 'mtu': 'com.docker.network.driver.mtu'}
+
+
+def _docker_wanted(net):
+    """The settings of a plan's docker network (an entry of a host plan's ``docker_networks``), as strings."""
+    return {'driver': 'bridge', 'bridge': net['bridge'], 'mtu': str(net['mtu']), 'subnet': net['subnet'],
+            'ip_range': net['ip_range'], 'gateway': net['gateway'], 'label': net['labels'][DOCKER_LABEL]}
+
+
+def _docker_current(found):
+    """The same settings of a network as docker_engine_info read it (None where it has none)."""
+    options = found.get('options') or {}
+    out = {'driver': found.get('driver'), 'label': found.get('label')}
+    for key, option in _DOCKER_OPTIONS.items():
+        out[key] = options.get(option)
+    ipam = found.get('ipam') or []
+    pool = ipam[0] if len(ipam) == 1 else {}
+    for key in ('subnet', 'ip_range', 'gateway'):
+        out[key] = pool.get(key)
+    if len(ipam) > 1:
+        # several pools: none of them is "the" subnet; report all of them as the current subnet
+        out['subnet'] = ', '.join(str(p.get('subnet')) for p in ipam)
+    return out
+
+
+def docker_fits(address, net):
+    """Whether a container ADDRESS can keep it on the recreated network NET (a plan's docker network): inside its
+    ip_range (this host's block) and not its gateway."""
+    try:
+        ip = ipaddress.IPv4Address(str(address))
+    except ValueError:
+        return False
+    return ip in ipaddress.ip_network(net['ip_range']) and str(ip) != net['gateway']
+
+
+def _containers_text(containers, net=None):
+    if not containers:
+        return 'no container is attached'
+    parts = []
+    for c in containers:
+        addr = c.get('ipv4_address')
+        if net is None or not addr:
+            parts.append(c['name'] + (' (%s)' % addr if addr else ''))
+        elif docker_fits(addr, net):
+            parts.append('%s (%s)' % (c['name'], addr))
+        else:
+            parts.append('%s (%s is outside the new ip_range %s: it gets a new address)'
+                         % (c['name'], addr, net['ip_range']))
+    return ', '.join(parts)
+
+
+def docker_networks(host, wanted, current, recreate=False):
+    """What to do with HOST's Docker networks of docker segments: WANTED is the host plan's ``docker_networks``,
+    CURRENT docker_engine_info's RV(networks) (the labelled networks, read in full), RECREATE the role's
+    ``vxlan_fabric_docker_recreate``.
+
+    Per wanted network: missing -> created; the same settings -> nothing; drifted -> a drift record (each setting
+    that differs with its current and wanted value, the containers attached) and a message; it is recreated only
+    with RECREATE (the containers are taken off it first and connected again afterwards: reconnect()).
+
+    Returns {'apply': [wanted network + {'recreate': bool}] (for community.docker.docker_network: created, or
+    recreated with force), 'recreate': [wanted networks] (their containers are taken off first), 'unchanged':
+    [names], 'drifted': [records, each with its 'message']}."""
+    by_name = dict((n.get('name'), n) for n in current or [])
+    out = {'apply': [], 'recreate': [], 'unchanged': [], 'drifted': []}
+    for net in wanted or []:
+        found = by_name.get(net['name'])
+        if found is None:
+            out['apply'].append(dict(net, recreate=False))
+            continue
+        want, have = _docker_wanted(net), _docker_current(found)
+        settings = [{'setting': key, 'current': have[key], 'wanted': want[key]}
+                    for key in DOCKER_SETTINGS if have[key] != want[key]]
+        if not settings:
+            out['unchanged'].append(net['name'])
+            continue
+        containers = [dict(c) for c in found.get('containers') or []]
+        record = {'host': host, 'network': net['name'], 'settings': settings, 'containers': containers,
+                  'recreate': bool(recreate)}
+        out['drifted'].append(record)
+        what = '; '.join('%s %s -> %s' % (s['setting'], s['current'] if s['current'] is not None else '(unset)',
+                                          s['wanted']) for s in settings)
+        head = 'DRIFT: %s: Docker network %s differs from the plan: %s.' % (host, net['name'], what)
+        if recreate:
+            out['apply'].append(dict(net, recreate=True))
+            out['recreate'].append(dict(net))
+            if containers:
+                tail = (' It is recreated (vxlan_fabric_docker_recreate=true): its containers are disconnected and '
+                        'connected again: %s.' % _containers_text(containers, net))
+            else:
+                tail = ' It is recreated (vxlan_fabric_docker_recreate=true); no container is attached.'
+        else:
+            tail = (' It was NOT recreated (recreating it disconnects its containers: %s); set '
+                    'vxlan_fabric_docker_recreate=true to recreate it (its containers are connected again, with '
+                    'their addresses where they fit its new ip_range %s).'
+                    % (_containers_text(containers), net['ip_range']))
+            if not containers:
+                tail = (' It was NOT recreated (no container is attached); set vxlan_fabric_docker_recreate=true '
+                        'to recreate it.')
+        record['message'] = head + tail
+    return out
+
+
+def reconnect(endpoints, net, attached):
+    """How to connect the containers taken off a recreated network again: ENDPOINTS are what
+    hostnet.fabric.docker_endpoints (state=absent, all) returned, NET the plan's network, ATTACHED its containers
+    as docker_engine_info read them before (with their addresses). Each keeps its address - the one it was given
+    (--ip) or the one the engine had picked - where it fits the new ip_range (it is then fixed on the endpoint, as
+    with --ip); otherwise the engine picks one from the new range. Aliases stay as they were."""
+    addresses = dict((c.get('name'), c.get('ipv4_address')) for c in attached or [])
+    out = []
+    for ep in endpoints or []:
+        ep = dict(ep)
+        address = ep.get('ipv4_address') or addresses.get(ep['container'])
+        ep['ipv4_address'] = address if address and docker_fits(address, net) else None
+        out.append(ep)
+    return out
+
+
+def reconnect_all(results, decision):
+    """[{network, endpoints}] to connect again after the recreate: RESULTS are the looped docker_endpoints
+    (state=absent, all) results over DECISION's ``recreate`` (each with its ``item`` and ``endpoints``)."""
+    attached = dict((d['network'], d['containers']) for d in (decision or {}).get('drifted') or [])
+    out = []
+    for res in results or []:
+        if res.get('skipped') or not res.get('item'):
+            continue
+        net = res['item']
+        eps = reconnect(res.get('endpoints'), net, attached.get(net['name']))
+        if eps:
+            out.append({'network': net['name'], 'endpoints': eps})
+    return out

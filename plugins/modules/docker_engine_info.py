@@ -38,6 +38,8 @@ options:
     description:
       - Also list the engine's networks that carry this label (any value), as RV(networks). The
         P(hostnet.fabric.vxlan_fabric#role) role finds the Docker networks it made this way.
+      - Each one is read in full (the engine's network inspect) - its driver options, IPAM config and the containers
+        attached to it, so that a role can compare it with what it wants before it touches it.
       - Not given, no network is listed.
     type: str
 attributes:
@@ -103,6 +105,44 @@ networks:
       description: The value of the label O(networks_label).
       type: str
       sample: fabric
+    options:
+      description: Its driver options (C(Options) of the network), as the engine keeps them (strings).
+      type: dict
+      sample: {"com.docker.network.bridge.name": "hfbr4300", "com.docker.network.driver.mtu": "1450"}
+    ipam:
+      description: Its IPAM config, one entry per address pool; a field the network does not set is null.
+      type: list
+      elements: dict
+      contains:
+        subnet:
+          description: The pool's subnet.
+          type: str
+          sample: 10.60.0.0/24
+        ip_range:
+          description: The range the engine allocates container addresses from (C(IPRange)).
+          type: str
+          sample: 10.60.0.16/28
+        gateway:
+          description: The gateway address (C(Gateway)).
+          type: str
+          sample: 10.60.0.1
+    containers:
+      description: The containers attached to it (their endpoints on this engine), sorted by name.
+      type: list
+      elements: dict
+      contains:
+        name:
+          description: The container's name.
+          type: str
+          sample: web1
+        ipv4_address:
+          description: Its IPv4 address on the network, without the prefix length; null when it has none.
+          type: str
+          sample: 10.60.0.18
+        mac_address:
+          description: Its endpoint's MAC address.
+          type: str
+          sample: 02:42:0a:3c:00:12
 engine:
   description: The engine as found.
   returned: always
@@ -230,14 +270,34 @@ def networks_url(label):
     return '/networks?filters=' + quote(json.dumps({'label': [label]}, sort_keys=True))
 
 
+def network_url(net_id):
+    """The API URL that inspects one network (by id): the list leaves out the attached containers."""
+    return '/networks/' + quote(net_id, safe='')
+
+
+def _ipam(net):
+    return [{'subnet': c.get('Subnet') or None, 'ip_range': c.get('IPRange') or None, 'gateway': c.get('Gateway') or None}
+            for c in ((net.get('IPAM') or {}).get('Config') or []) if isinstance(c, dict)]
+
+
+def _containers(net):
+    out = []
+    for ep in (net.get('Containers') or {}).values():
+        out.append({'name': ep.get('Name'), 'ipv4_address': (ep.get('IPv4Address') or '').partition('/')[0] or None,
+                    'mac_address': ep.get('MacAddress') or None})
+    return sorted(out, key=lambda c: c['name'] or '')
+
+
 def labelled_networks(data, label):
-    """RV(networks) from the API's network list ``data`` (None: no answer): those carrying ``label``, by name."""
+    """RV(networks) from the networks ``data`` (the API's network list or inspect results; None: no answer):
+    those carrying ``label``, by name, with their options, IPAM config and attached containers."""
     out = []
     for net in data if isinstance(data, list) else []:
         labels = net.get('Labels') or {}
         if label in labels:
             out.append({'name': net.get('Name'), 'id': net.get('Id'), 'driver': net.get('Driver'),
-                        'label': labels[label]})
+                        'label': labels[label], 'options': dict(net.get('Options') or {}), 'ipam': _ipam(net),
+                        'containers': _containers(net)})
     return sorted(out, key=lambda n: n['name'] or '')
 
 
@@ -295,7 +355,20 @@ def main():
             module.fail_json(msg='the engine at %s answered /info but not the network list: %s' % (p['docker_host'], exc))
         if status != 200:
             module.fail_json(msg='the engine at %s refused the network list (HTTP %s): %s' % (p['docker_host'], status, data))
-        networks = labelled_networks(data, p['networks_label'])
+        inspected = []
+        for net in data if isinstance(data, list) else []:
+            try:
+                status, full = get_json(p['docker_host'], network_url(net.get('Id') or ''), timeout=p['timeout'])
+            except DockerAPIError as exc:
+                module.fail_json(msg='the engine at %s listed network %s but did not answer its inspect: %s'
+                                 % (p['docker_host'], net.get('Name'), exc))
+            if status == 404:
+                continue  # removed between the list and the inspect: it is not there
+            if status != 200 or not isinstance(full, dict):
+                module.fail_json(msg='the engine at %s refused to inspect network %s (HTTP %s): %s'
+                                 % (p['docker_host'], net.get('Name'), status, full))
+            inspected.append(full)
+        networks = labelled_networks(inspected, p['networks_label'])
     path = p['daemon_json']
     text = read_text(path) if os.path.exists(path) else None
     try:

@@ -8,6 +8,7 @@ from ansible_collections.hostnet.fabric.plugins.module_utils._daemon_config impo
 from ansible_collections.hostnet.fabric.plugins.modules.docker_engine_info import (
     engine_facts,
     labelled_networks,
+    network_url,
     networks_url,
 )
 
@@ -201,8 +202,52 @@ def test_labelled_networks_keep_only_those_with_the_label_sorted_by_name():
             {'Name': 'bridge', 'Id': '0', 'Driver': 'bridge', 'Labels': {}},
             {'Name': 'host', 'Id': '9', 'Driver': 'host', 'Labels': None},
             {'Name': 'aa', 'Id': '1', 'Driver': 'bridge', 'Labels': {LABEL: 'aa', 'other': 'x'}}]
-    assert labelled_networks(data, LABEL) == [{'name': 'aa', 'id': '1', 'driver': 'bridge', 'label': 'aa'},
-                                              {'name': 'zz', 'id': '2', 'driver': 'bridge', 'label': 'zz'}]
+    assert [(n['name'], n['id'], n['driver'], n['label']) for n in labelled_networks(data, LABEL)] == [
+        ('aa', '1', 'bridge', 'aa'), ('zz', '2', 'bridge', 'zz')]
+
+
+# what Engine 26.1 answers to GET /networks/ID for a network the vxlan_fabric role made, with two containers
+INSPECT = {
+    'Name': 'hfdk', 'Id': '3f1c2a9b', 'Scope': 'local', 'Driver': 'bridge', 'EnableIPv6': False,
+    'IPAM': {'Driver': 'default', 'Options': {},
+             'Config': [{'Subnet': '10.60.0.0/24', 'IPRange': '10.60.0.16/28', 'Gateway': '10.60.0.1'}]},
+    'Internal': False, 'Attachable': False,
+    'Containers': {
+        'c2': {'Name': 'web2', 'EndpointID': 'e2', 'MacAddress': '02:42:0a:3c:00:13', 'IPv4Address': '10.60.0.19/24',
+               'IPv6Address': ''},
+        'c1': {'Name': 'web1', 'EndpointID': 'e1', 'MacAddress': '02:42:0a:3c:00:12', 'IPv4Address': '10.60.0.18/24',
+               'IPv6Address': ''}},
+    'Options': {'com.docker.network.bridge.name': 'hfbr4300', 'com.docker.network.driver.mtu': '1450'},
+    'Labels': {LABEL: 'hfdk'},
+}
+
+
+def test_an_inspected_network_gives_its_options_ipam_and_containers():
+    assert labelled_networks([INSPECT], LABEL) == [{
+        'name': 'hfdk', 'id': '3f1c2a9b', 'driver': 'bridge', 'label': 'hfdk',
+        'options': {'com.docker.network.bridge.name': 'hfbr4300', 'com.docker.network.driver.mtu': '1450'},
+        'ipam': [{'subnet': '10.60.0.0/24', 'ip_range': '10.60.0.16/28', 'gateway': '10.60.0.1'}],
+        'containers': [{'name': 'web1', 'ipv4_address': '10.60.0.18', 'mac_address': '02:42:0a:3c:00:12'},
+                       {'name': 'web2', 'ipv4_address': '10.60.0.19', 'mac_address': '02:42:0a:3c:00:13'}],
+    }]
+
+
+def test_a_network_without_ipam_config_options_or_containers():
+    # the list answer (API 1.28+) leaves Containers out; a network made without IPAM config has Config null
+    net = {'Name': 'bare', 'Id': '7', 'Driver': 'bridge', 'Labels': {LABEL: 'bare'}, 'IPAM': {'Config': None},
+           'Options': None, 'Containers': None}
+    assert labelled_networks([net], LABEL) == [{'name': 'bare', 'id': '7', 'driver': 'bridge', 'label': 'bare',
+                                                'options': {}, 'ipam': [], 'containers': []}]
+    partial = dict(net, IPAM={'Config': [{'Subnet': '10.9.0.0/24'}]},
+                   Containers={'x': {'Name': 'noaddr', 'IPv4Address': '', 'MacAddress': ''}})
+    got = labelled_networks([partial], LABEL)[0]
+    assert got['ipam'] == [{'subnet': '10.9.0.0/24', 'ip_range': None, 'gateway': None}]
+    assert got['containers'] == [{'name': 'noaddr', 'ipv4_address': None, 'mac_address': None}]
+
+
+def test_a_network_is_inspected_by_its_id():
+    assert network_url('3f1c2a9b') == '/networks/3f1c2a9b'
+    assert network_url('a/b') == '/networks/a%2Fb'
 
 
 @pytest.mark.parametrize('data', [None, {'message': 'page not found'}, []])

@@ -5,7 +5,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.hostnet.fabric.plugins.filter.vxlan_fabric import (
-    vxlan_fabric_plan, vxlan_fabric_pluggable, vxlan_fabric_probes, vxlan_fabric_stale)
+    vxlan_fabric_docker, vxlan_fabric_plan, vxlan_fabric_pluggable, vxlan_fabric_probes, vxlan_fabric_reconnect,
+    vxlan_fabric_stale)
 from ansible_collections.hostnet.fabric.plugins.module_utils import _fabric
 
 SEGMENTS = [{'name': 'web', 'vni': 4201, 'subnet': '10.42.0.0/24'},
@@ -393,3 +394,134 @@ def test_verdicts_and_matrices_from_looped_runs():
     assert web['misses'] == ['web: h1 -> h2/c: MTU', 'web: h2/c -> h1/a: MISS'] and not web['ok']
     assert web['lines'][0].startswith('segment web (VNI 4201, 10.42.0.0/24, MTU 1450')
     assert db['paths'] == 0 and not db['ok']
+
+
+# ------------------------------------------------------------------ Docker networks: create, nothing, drift, recreate
+
+DK_LABEL = 'hostnet.fabric.vxlan_fabric.segment'
+WANTED = {'name': 'dk', 'bridge': 'hfbr4300', 'subnet': '10.60.0.0/24', 'ip_range': '10.60.0.32/28',
+          'gateway': '10.60.0.2', 'mtu': '1450', 'labels': {DK_LABEL: 'dk'}}
+
+
+def engine_net(**over):
+    """A network as docker_engine_info reads it (the role made it as WANTED), with two containers."""
+    net = {'name': 'dk', 'id': 'abc', 'driver': 'bridge', 'label': 'dk',
+           'options': {'com.docker.network.bridge.name': 'hfbr4300', 'com.docker.network.driver.mtu': '1450'},
+           'ipam': [{'subnet': '10.60.0.0/24', 'ip_range': '10.60.0.32/28', 'gateway': '10.60.0.2'}],
+           'containers': [{'name': 'web1', 'ipv4_address': '10.60.0.33', 'mac_address': '02:42:0a:3c:00:21'},
+                          {'name': 'web2', 'ipv4_address': '10.60.0.34', 'mac_address': '02:42:0a:3c:00:22'}]}
+    net.update(over)
+    return net
+
+
+def test_a_missing_network_is_created_and_a_matching_one_left_alone():
+    other = dict(WANTED, name='dk2', labels={DK_LABEL: 'dk2'})
+    got = _fabric.docker_networks('h2', [WANTED, other], [engine_net()])
+    assert got == {'apply': [dict(other, recreate=False)], 'recreate': [], 'unchanged': ['dk'], 'drifted': []}
+    # the plan's own docker network (a real plan, not a copy) matches what the role made from it
+    p = ok_plan(docker_hosts('26.1.5', '26.1.5'), DOCKER_SEGS)
+    assert _fabric.docker_networks('h2', p['hosts']['h2']['docker_networks'], [engine_net()])['unchanged'] == ['dk']
+
+
+def test_settings_that_are_not_the_roles_are_not_compared():
+    # options the engine or someone else added, labels beside the role's: not managed, not drift
+    net = engine_net(options={'com.docker.network.bridge.name': 'hfbr4300', 'com.docker.network.driver.mtu': '1450',
+                              'com.docker.network.bridge.enable_icc': 'true'})
+    assert _fabric.docker_networks('h2', [WANTED], [net])['unchanged'] == ['dk']
+
+
+def test_a_drifted_network_is_reported_with_each_setting_and_its_containers_and_left_alone():
+    net = engine_net(options={'com.docker.network.bridge.name': 'hfbr4300', 'com.docker.network.driver.mtu': '1400'},
+                     ipam=[{'subnet': '10.60.0.0/24', 'ip_range': '10.60.0.16/28', 'gateway': '10.60.0.1'}])
+    got = _fabric.docker_networks('h2', [WANTED], [net])
+    assert got['apply'] == [] and got['recreate'] == [] and got['unchanged'] == []
+    assert [dict(d, message=None) for d in got['drifted']] == [{
+        'host': 'h2', 'network': 'dk', 'recreate': False, 'containers': net['containers'], 'message': None,
+        'settings': [{'setting': 'mtu', 'current': '1400', 'wanted': '1450'},
+                     {'setting': 'ip_range', 'current': '10.60.0.16/28', 'wanted': '10.60.0.32/28'},
+                     {'setting': 'gateway', 'current': '10.60.0.1', 'wanted': '10.60.0.2'}]}]
+    assert [d['message'] for d in got['drifted']] == [
+        'DRIFT: h2: Docker network dk differs from the plan: mtu 1400 -> 1450; ip_range 10.60.0.16/28 -> '
+        '10.60.0.32/28; gateway 10.60.0.1 -> 10.60.0.2. It was NOT recreated (recreating it disconnects its '
+        'containers: web1 (10.60.0.33), web2 (10.60.0.34)); set vxlan_fabric_docker_recreate=true to recreate it '
+        '(its containers are connected again, with their addresses where they fit its new ip_range 10.60.0.32/28).']
+
+
+def test_drift_of_driver_bridge_subnet_label_and_missing_options():
+    net = engine_net(driver='macvlan', label='other', options={}, containers=[],
+                     ipam=[{'subnet': '10.61.0.0/24', 'ip_range': None, 'gateway': None}])
+    got = _fabric.docker_networks('h2', [WANTED], [net])
+    assert [(s['setting'], s['current'], s['wanted']) for s in got['drifted'][0]['settings']] == [
+        ('driver', 'macvlan', 'bridge'), ('bridge', None, 'hfbr4300'), ('mtu', None, '1450'),
+        ('subnet', '10.61.0.0/24', '10.60.0.0/24'), ('ip_range', None, '10.60.0.32/28'),
+        ('gateway', None, '10.60.0.2'), ('label', 'other', 'dk')]
+    assert [d['message'] for d in got['drifted']] == [
+        'DRIFT: h2: Docker network dk differs from the plan: driver macvlan -> bridge; bridge (unset) -> hfbr4300; '
+        'mtu (unset) -> 1450; subnet 10.61.0.0/24 -> 10.60.0.0/24; ip_range (unset) -> 10.60.0.32/28; gateway '
+        '(unset) -> 10.60.0.2; label other -> dk. It was NOT recreated (no container is attached); set '
+        'vxlan_fabric_docker_recreate=true to recreate it.']
+
+
+def test_several_ipam_pools_are_drift_of_the_subnet():
+    net = engine_net(ipam=[{'subnet': '10.60.0.0/24', 'ip_range': '10.60.0.32/28', 'gateway': '10.60.0.2'},
+                           {'subnet': 'fd00::/64', 'ip_range': None, 'gateway': None}])
+    got = _fabric.docker_networks('h2', [WANTED], [net])
+    assert [(s['setting'], s['current']) for s in got['drifted'][0]['settings']] == [
+        ('subnet', '10.60.0.0/24, fd00::/64'), ('ip_range', None), ('gateway', None)]
+
+
+def test_with_recreate_a_drifted_network_is_recreated_and_the_message_says_who_keeps_an_address():
+    net = engine_net(options={'com.docker.network.bridge.name': 'hfbr4300', 'com.docker.network.driver.mtu': '1400'},
+                     containers=[{'name': 'web1', 'ipv4_address': '10.60.0.33', 'mac_address': None},
+                                 {'name': 'web9', 'ipv4_address': '10.60.0.20', 'mac_address': None},
+                                 {'name': 'web0', 'ipv4_address': '10.60.0.2', 'mac_address': None}])
+    got = _fabric.docker_networks('h2', [WANTED], [net], recreate=True)
+    assert got['apply'] == [dict(WANTED, recreate=True)] and got['recreate'] == [WANTED]
+    assert got['drifted'][0]['recreate'] is True
+    assert [d['message'] for d in got['drifted']] == [
+        'DRIFT: h2: Docker network dk differs from the plan: mtu 1400 -> 1450. It is recreated '
+        '(vxlan_fabric_docker_recreate=true): its containers are disconnected and connected again: web1 (10.60.0.33), '
+        'web9 (10.60.0.20 is outside the new ip_range 10.60.0.32/28: it gets a new address), web0 (10.60.0.2 is '
+        'outside the new ip_range 10.60.0.32/28: it gets a new address).']
+    empty = _fabric.docker_networks('h2', [WANTED], [dict(net, containers=[])], recreate=True)
+    assert [d['message'] for d in empty['drifted']] == [
+        'DRIFT: h2: Docker network dk differs from the plan: mtu 1400 -> 1450. It is recreated '
+        '(vxlan_fabric_docker_recreate=true); no container is attached.']
+    # a matching network is never recreated, with recreate or without
+    assert _fabric.docker_networks('h2', [WANTED], [engine_net()], recreate=True)['apply'] == []
+
+
+def test_reconnect_keeps_addresses_that_fit_the_new_range_and_the_aliases():
+    endpoints = [{'container': 'web1', 'ipv4_address': None, 'ipv6_address': None, 'aliases': ['www']},
+                 {'container': 'fixed', 'ipv4_address': '10.60.0.40', 'ipv6_address': None, 'aliases': []},
+                 {'container': 'old', 'ipv4_address': '10.60.0.20', 'ipv6_address': None, 'aliases': []},
+                 {'container': 'late', 'ipv4_address': None, 'ipv6_address': None, 'aliases': []}]
+    attached = [{'name': 'web1', 'ipv4_address': '10.60.0.33'}, {'name': 'fixed', 'ipv4_address': '10.60.0.40'},
+                {'name': 'old', 'ipv4_address': '10.60.0.20'}]
+    assert _fabric.reconnect(endpoints, WANTED, attached) == [
+        {'container': 'web1', 'ipv4_address': '10.60.0.33', 'ipv6_address': None, 'aliases': ['www']},
+        {'container': 'fixed', 'ipv4_address': '10.60.0.40', 'ipv6_address': None, 'aliases': []},
+        # its own --ip address is not in this host's block any more: the engine picks one from the new range
+        {'container': 'old', 'ipv4_address': None, 'ipv6_address': None, 'aliases': []},
+        # connected after docker_engine_info read the network: nothing known, the engine picks
+        {'container': 'late', 'ipv4_address': None, 'ipv6_address': None, 'aliases': []}]
+    assert _fabric.docker_fits('10.60.0.2', WANTED) is False     # the gateway itself
+    assert _fabric.docker_fits('bogus', WANTED) is False
+
+
+def test_reconnect_filter_takes_the_looped_results_and_the_decision():
+    net = engine_net(options={'com.docker.network.bridge.name': 'hfbr4300', 'com.docker.network.driver.mtu': '1400'})
+    decision = vxlan_fabric_docker([WANTED], [net], 'h2', recreate=True)
+    results = [{'item': decision['recreate'][0], 'changed': True,
+                'endpoints': [{'container': 'web2', 'ipv4_address': None, 'ipv6_address': None, 'aliases': []}]},
+               {'item': {'name': 'skipped'}, 'skipped': True}]
+    assert vxlan_fabric_reconnect(results, decision) == [{'network': 'dk', 'endpoints': [
+        {'container': 'web2', 'ipv4_address': '10.60.0.34', 'ipv6_address': None, 'aliases': []}]}]
+    # nothing taken off (no container, or check mode skipped nothing but found none): nothing to connect
+    assert vxlan_fabric_reconnect([dict(results[0], endpoints=[])], decision) == []
+    assert vxlan_fabric_reconnect([], decision) == []
+
+
+def test_docker_filter_refuses_a_recreate_that_is_not_a_boolean():
+    with pytest.raises(AnsibleFilterError, match='vxlan_fabric_docker_recreate must be a boolean'):
+        vxlan_fabric_docker([WANTED], [], 'h2', recreate='yes')
