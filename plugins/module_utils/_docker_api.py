@@ -21,6 +21,7 @@ __metaclass__ = type
 import json
 import re
 import socket
+import struct
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -57,9 +58,9 @@ def socket_path(docker_host):
     return docker_host[len('unix://'):]
 
 
-def request(docker_host, method, url, body=None, timeout=10):
-    """One API call: (HTTP status, decoded JSON body or None). Raises DockerAPIError only when the
-    engine cannot be reached; an error status is the caller's to judge."""
+def request(docker_host, method, url, body=None, timeout=10, raw=False):
+    """One API call: (HTTP status, decoded JSON body or None; the body's bytes when ``raw``). Raises
+    DockerAPIError only when the engine cannot be reached; an error status is the caller's to judge."""
     path = socket_path(docker_host)
     conn = _UnixHTTPConnection(path, timeout)
     headers = {'Host': 'docker'}
@@ -70,16 +71,32 @@ def request(docker_host, method, url, body=None, timeout=10):
     try:
         conn.request(method, url, body=payload, headers=headers)
         resp = conn.getresponse()
-        raw = resp.read()
+        raw_body = resp.read()
     except (OSError, socket.error) as exc:
         raise DockerAPIError('cannot reach the Docker engine at %s: %s' % (docker_host, exc))
     finally:
         conn.close()
+    if raw:
+        return resp.status, raw_body
     try:
-        data = json.loads(raw.decode('utf-8')) if raw else None
+        data = json.loads(raw_body.decode('utf-8')) if raw_body else None
     except ValueError:
-        data = raw.decode('utf-8', 'replace') if raw else None
+        data = raw_body.decode('utf-8', 'replace') if raw_body else None
     return resp.status, data
+
+
+def demux(stream):
+    """The text of an attached, non-TTY exec's output: the engine frames stdout and stderr as
+    [stream, 0, 0, 0, size (4 bytes, big-endian)] + payload; a stream without frames is taken as is."""
+    out = []
+    pos = 0
+    while len(stream) - pos >= 8 and stream[pos:pos + 1] in (b'\x00', b'\x01', b'\x02') \
+            and stream[pos + 1:pos + 4] == b'\x00\x00\x00':
+        _kind, size = struct.unpack('>BxxxL', stream[pos:pos + 8])
+        out.append(stream[pos + 8:pos + 8 + size])
+        pos += 8 + size
+    out.append(stream[pos:])
+    return b''.join(out).decode('utf-8', 'replace')
 
 
 def get_json(docker_host, url, timeout=10):
@@ -143,6 +160,8 @@ class EngineError(DockerAPIError):
 def _message(data):
     if isinstance(data, dict):
         return data.get('message') or ''
+    if isinstance(data, bytes):
+        return data.decode('utf-8', 'replace')
     return data or ''
 
 
@@ -156,9 +175,9 @@ class Engine(object):
         self.docker_host = docker_host
         self.timeout = timeout
 
-    def _call(self, what, method, url, body=None, ok=(200, 201, 204), timeout=None):
+    def _call(self, what, method, url, body=None, ok=(200, 201, 204), timeout=None, raw=False):
         try:
-            status, data = request(self.docker_host, method, url, body, timeout or self.timeout)
+            status, data = request(self.docker_host, method, url, body, timeout or self.timeout, raw=raw)
         except DockerAPIError as exc:
             raise EngineError(what, 0, str(exc))
         if status not in ok:
@@ -235,23 +254,24 @@ class Engine(object):
                                    '/containers/%s?force=1&v=1' % quote(ref, safe=''), ok=(200, 204, 404))
         return status != 404
 
-    def exec_rc(self, container, cmd, timeout=120):
-        """Run ``cmd`` in a running container; returns its exit code (the output is not kept)."""
+    def exec_run(self, container, cmd, timeout=120):
+        """Run ``cmd`` in a running container; returns (exit code, its stdout and stderr as text)."""
         _status, data = self._call('exec in %s' % container, 'POST', '/containers/%s/exec' % quote(container, safe=''),
                                    {'Cmd': list(cmd), 'AttachStdout': True, 'AttachStderr': True})
         eid = data['Id']
         # not detached: the engine streams the output and closes the connection when the command ends
-        self._call('start exec in %s' % container, 'POST', '/exec/%s/start' % eid, {'Detach': False, 'Tty': False},
-                   timeout=timeout)
+        _status, stream = self._call('start exec in %s' % container, 'POST', '/exec/%s/start' % eid,
+                                     {'Detach': False, 'Tty': False}, timeout=timeout, raw=True)
+        output = demux(stream or b'')
         # the output stream can end before the engine has recorded the exit code (ExitCode still null,
         # Running still true): read it again, a few times, briefly - never a null taken for a failure
         for _look in range(20):
             _status, info = self._call('inspect exec in %s' % container, 'GET', '/exec/%s/json' % eid)
             code = (info or {}).get('ExitCode')
             if code is not None and not (info or {}).get('Running'):
-                return int(code)
+                return int(code), output
             time.sleep(0.1)
-        return -1 if code is None else int(code)
+        return (-1 if code is None else int(code)), output
 
 
 # ---------------------------------------------------------------- the one main() of the endpoint and probe modules

@@ -30,6 +30,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 import time
 
 from ansible_collections.hostnet.fabric.plugins.module_utils._docker_api import EngineError
@@ -430,10 +431,32 @@ def nudge(engine, base, network, image, tries, delay, clock=None):
     return name is not None, failed, waits, last
 
 
+UNRESOLVED = 'the name does not resolve on this engine (the endpoint has not reached it through the store)'
+NO_REPLY = 'the name resolves to %s, no reply (VXLAN traffic, or where that address lives has not reached this host)'
+NO_EXEC = 'the engine did not run the ping in time'
+_UNRESOLVED_WORDS = ('bad address', 'unknown host', 'name or service not known', 'name resolution')
+_RESOLVED_RE = re.compile(r'^PING \S+ \(([0-9a-fA-F.:]+)\)', re.M)
+
+
+def ping_miss(rc, output):
+    """Why a ping by name failed, from its output (busybox and iputils wording): one of UNRESOLVED,
+    NO_REPLY (naming the address the name resolved to) or NO_EXEC; None when it answered."""
+    if rc == 0:
+        return None
+    if rc < 0:
+        return NO_EXEC
+    text = output or ''
+    if any(word in text.lower() for word in _UNRESOLVED_WORDS):
+        return UNRESOLVED
+    found = _RESOLVED_RE.search(text)
+    return NO_REPLY % (found.group(1) if found else 'an address')
+
+
 def ping_all(engine, probe, targets, timeout, delay, count=2, clock=None):
     """Ping every target by name from ``probe`` until it answers or ``timeout`` passed (names of probes
     on other hosts reach this engine through the store and gossip; a lost gossip event is repaired by
-    the next push/pull, every 30 s on Engine 20.10). Returns ([{to, rc, ok, tries, waited}], waits)."""
+    the next push/pull, every 30 s on Engine 20.10). Returns ([{to, rc, ok, tries, waited, why}], waits);
+    ``why`` says, for a miss, what the last try saw (ping_miss)."""
     clock = clock or Clock()
     start = clock.monotonic()
     results = {}
@@ -444,11 +467,10 @@ def ping_all(engine, probe, targets, timeout, delay, count=2, clock=None):
         for target in list(pending):
             tries[target] += 1
             try:
-                rc = engine.exec_rc(probe, ['ping', '-c', str(count), '-W', '3', target])
+                results[target] = engine.exec_run(probe, ['ping', '-c', str(count), '-W', '3', target])
             except EngineError:
-                rc = -1  # no answer from the engine in time: a miss of this round, tried again
-            results[target] = rc
-            if rc == 0:
+                results[target] = (-1, '')  # no answer from the engine in time: a miss of this round, tried again
+            if results[target][0] == 0:
                 pending.remove(target)
         if not pending:
             break
@@ -456,9 +478,11 @@ def ping_all(engine, probe, targets, timeout, delay, count=2, clock=None):
         if waited + delay > timeout:
             break
         waits.append('%s cannot ping %s yet: waited %ss for the names to reach this engine (store watch and gossip, '
-                     'repaired by the next push/pull)' % (probe, ', '.join(pending), delay))
+                     'repaired by the next push/pull)' % (probe, ', '.join(
+                         '%s (%s)' % (t, ping_miss(*results[t])) for t in pending), delay))
         clock.sleep(delay)
     waited = round(clock.monotonic() - start, 1)
-    out = [{'to': t, 'rc': results[t], 'ok': results[t] == 0, 'tries': tries[t],
-            'waited': waited if results[t] != 0 else None} for t in dict.fromkeys(targets)]
+    out = [{'to': t, 'rc': results[t][0], 'ok': results[t][0] == 0, 'tries': tries[t],
+            'waited': waited if results[t][0] != 0 else None, 'why': ping_miss(*results[t])}
+           for t in dict.fromkeys(targets)]
     return out, waits

@@ -155,6 +155,13 @@ pings:
     waited:
       description: Seconds it was tried for when it never answered (null when it did).
       type: float
+    why:
+      description:
+        - For a miss, what the last ping saw (null when it answered) - the name did not resolve on this engine
+          (it has not learned the endpoint from the cluster store or swarm), the name resolved to an address that
+          did not reply (VXLAN traffic, or the peer's location has not reached this host), or the engine did not
+          run the ping in time.
+      type: str
 removed:
   description: Probes removed (O(state=absent)).
   type: list
@@ -249,8 +256,8 @@ def run(params, engine, check_mode, clock=None):
             ping['target'] = ping['to']
             ping['to'] = labels[ping['to']]
         result.update(pings=pings, waits=waits)
-        misses = [p['to'] for p in pings if not p['ok']]
-        missed = ' (no answer within %ss: %s)' % (params['timeout'], ', '.join(misses)) if misses else ''
+        misses = ['%s: %s' % (p['to'], p['why']) for p in pings if not p['ok']]
+        missed = ' (no answer within %ss: %s)' % (params['timeout'], '; '.join(misses)) if misses else ''
         result['msg'] = '%s reaches %d of %d targets%s' % (base, len(pings) - len(misses), len(pings), missed)
     else:
         result['removed'] = [n for n in de.probe_names(base, params['tries']) if engine.remove(n)]

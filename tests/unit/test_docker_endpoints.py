@@ -114,10 +114,12 @@ class FakeEngine:
         self.calls.append(('remove', ref))
         return self.containers.pop(ref, None) is not None
 
-    def exec_rc(self, container, cmd, timeout=30):
+    def exec_run(self, container, cmd, timeout=30):
+        # a step is an exit code, or (exit code, output)
         self.calls.append(('exec', container, cmd[-1]))
         steps = self.exec_script.get(cmd[-1]) or [0]
-        return steps.pop(0) if len(steps) > 1 else steps[0]
+        step = steps.pop(0) if len(steps) > 1 else steps[0]
+        return step if isinstance(step, tuple) else (step, '')
 
 
 def mutations(engine):
@@ -406,10 +408,40 @@ def test_ping_all_waits_bounded_for_names_to_arrive():
     eng.exec_script = {'b': [1, 1, 0], 'c': [1]}
     clock = FakeClock()
     pings, waits = de.ping_all(eng, 'a', ['b', 'c'], timeout=12, delay=5, clock=clock)
-    assert pings == [{'to': 'b', 'rc': 0, 'ok': True, 'tries': 3, 'waited': None},
-                     {'to': 'c', 'rc': 1, 'ok': False, 'tries': 3, 'waited': 10}]
+    assert pings == [{'to': 'b', 'rc': 0, 'ok': True, 'tries': 3, 'waited': None, 'why': None},
+                     {'to': 'c', 'rc': 1, 'ok': False, 'tries': 3, 'waited': 10,
+                      'why': 'the name resolves to an address, no reply (VXLAN traffic, or where that address lives '
+                             'has not reached this host)'}]
     assert clock.sleeps == [5, 5]
-    assert waits[0].startswith('a cannot ping b, c yet: waited 5s for the names to reach this engine')
+    assert waits[0].startswith('a cannot ping b (the name resolves to an address, no reply')
+    assert waits[0].endswith('waited 5s for the names to reach this engine (store watch and gossip, repaired by the '
+                             'next push/pull)')
+
+
+BUSYBOX_UNRESOLVED = "ping: bad address 'hfprobe-ov-h4-1'\n"
+BUSYBOX_NO_REPLY = ('PING hfprobe-ov-h4-1 (10.10.0.4): 56 data bytes\n\n--- hfprobe-ov-h4-1 ping statistics ---\n'
+                    '2 packets transmitted, 0 packets received, 100% packet loss\n')
+IPUTILS_UNRESOLVED = 'ping: hfprobe-ov-h4-1: Name or service not known\n'
+
+
+@pytest.mark.parametrize('rc, output, why', [
+    (0, 'PING x (10.0.0.2): 56 data bytes', None),
+    (1, BUSYBOX_UNRESOLVED, de.UNRESOLVED),
+    (2, IPUTILS_UNRESOLVED, de.UNRESOLVED),
+    (1, BUSYBOX_NO_REPLY, de.NO_REPLY % '10.10.0.4'),
+    (-1, '', de.NO_EXEC),
+])
+def test_a_miss_says_whether_the_name_resolved(rc, output, why):
+    assert de.ping_miss(rc, output) == why
+
+
+def test_a_miss_reports_what_the_last_try_saw():
+    eng = FakeEngine()
+    eng.exec_script = {'b': [(1, BUSYBOX_UNRESOLVED), (1, BUSYBOX_NO_REPLY)]}
+    pings, waits = de.ping_all(eng, 'a', ['b'], timeout=6, delay=5, clock=FakeClock())
+    assert pings[0]['why'] == de.NO_REPLY % '10.10.0.4' and pings[0]['tries'] == 2
+    assert waits == ['a cannot ping b (%s) yet: waited 5s for the names to reach this engine (store watch and gossip, '
+                     'repaired by the next push/pull)' % de.UNRESOLVED]
 
 
 # ---------------------------------------------------------------- the modules' input checks and runs
@@ -490,32 +522,45 @@ def test_a_ping_without_answer_from_the_engine_is_a_miss_of_that_round():
     eng = FakeEngine()
     calls = []
 
-    def exec_rc(container, cmd, timeout=30):
+    def exec_run(container, cmd, timeout=30):
         calls.append(cmd[-1])
         if len(calls) == 1:
             raise EngineError('exec in a', 0, 'timed out')
-        return 0
+        return 0, ''
 
-    eng.exec_rc = exec_rc
+    eng.exec_run = exec_run
     pings, _waits = de.ping_all(eng, 'a', ['b'], timeout=30, delay=5, clock=FakeClock())
     assert pings[0]['ok'] and pings[0]['tries'] == 2
 
 
-def test_exec_rc_reads_again_an_exit_code_not_recorded_yet(monkeypatch):
+def test_exec_run_reads_again_an_exit_code_not_recorded_yet(monkeypatch):
     # the exec's output stream can end before the engine records its exit code: a null ExitCode
     # (still Running) is read again, never taken for a failed ping
     from ansible_collections.hostnet.fabric.plugins.module_utils import _docker_api as api
     looks = iter([{'Running': True, 'ExitCode': None}, {'Running': False, 'ExitCode': 0}])
     calls = []
 
-    def fake_request(_host, method, url, body=None, timeout=10):
+    def fake_request(_host, method, url, body=None, timeout=10, raw=False):
         calls.append((method, url))
         if url.endswith('/exec'):
             return 201, {'Id': 'e1'}
         if url.endswith('/start'):
-            return 200, None
+            assert raw
+            return 200, b'\x01\x00\x00\x00\x00\x00\x00\x03ok\n\x02\x00\x00\x00\x00\x00\x00\x04err\n'
         return 200, next(looks)
     monkeypatch.setattr(api, 'request', fake_request)
     monkeypatch.setattr(api.time, 'sleep', lambda _s: None)
-    assert api.Engine().exec_rc('p1', ['ping', '-c', '1', 'x']) == 0
+    assert api.Engine().exec_run('p1', ['ping', '-c', '1', 'x']) == (0, 'ok\nerr\n')
     assert [u for _m, u in calls].count('/exec/e1/json') == 2
+
+
+@pytest.mark.parametrize('stream, text', [
+    (b'', ''),
+    (b'\x01\x00\x00\x00\x00\x00\x00\x02hi', 'hi'),
+    (b'plain text, no frames', 'plain text, no frames'),
+    (b'\x01\x00\x00\x00\x00\x00\x00\x09' + 'caf\u00e9 ok\n'.encode('utf-8') + b'\x02\x00\x00\x00\x00\x00\x00\x01!',
+     'caf\u00e9 ok\n!'),
+])
+def test_demux_reads_the_exec_stream(stream, text):
+    from ansible_collections.hostnet.fabric.plugins.module_utils import _docker_api as api
+    assert api.demux(stream) == text
