@@ -227,11 +227,26 @@ class Engine(object):
         self._call('remove network %s' % network, 'DELETE', '/networks/%s' % quote(network, safe=''))
 
     # -- containers (probes)
-    def run(self, name, image, cmd, network, auto_remove=False):
+    def containers_labelled(self, label, value):
+        """This engine's containers (running or stopped) whose label ``label`` is ``value``: the list API's
+        summaries (Id, Names, Image, State, Labels, NetworkSettings.Networks)."""
+        filters = quote(json.dumps({'label': ['%s=%s' % (label, value)]}), safe='')
+        _status, data = self._call('list containers labelled %s=%s' % (label, value), 'GET',
+                                   '/containers/json?all=1&filters=%s' % filters)
+        return list(data or [])
+
+    def run(self, name, image, cmd, network, auto_remove=False, labels=None, restart=None, stop_signal=None):
         """Create and start a container on ``network``; returns its id. A container left by a failed
         start is removed before the error is raised."""
-        body = {'Image': image, 'Cmd': list(cmd), 'HostConfig': {'NetworkMode': network, 'AutoRemove': auto_remove},
+        host = {'NetworkMode': network, 'AutoRemove': auto_remove}
+        if restart:
+            host['RestartPolicy'] = {'Name': restart}
+        body = {'Image': image, 'Cmd': list(cmd), 'HostConfig': host,
                 'NetworkingConfig': {'EndpointsConfig': {network: {}}}}
+        if labels:
+            body['Labels'] = dict(labels)
+        if stop_signal:
+            body['StopSignal'] = stop_signal
         _status, data = self._call('create container %s' % name, 'POST',
                                    '/containers/create?name=%s' % quote(name, safe=''), body)
         cid = data['Id']

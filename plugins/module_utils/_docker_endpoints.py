@@ -431,6 +431,84 @@ def nudge(engine, base, network, image, tries, delay, clock=None):
     return name is not None, failed, waits, last
 
 
+# ---------------------------------------------------------------- anchors
+# Engine 20.10's overlay driver watches a network's neighbour misses from a goroutine that enters the network's
+# sandbox namespace on a locked OS thread and never leaves it (libnetwork drivers/overlay watchMiss; moby/moby#44356
+# fixed it in 23.0). When the last container of this host leaves the network, the sandbox is destroyed, that
+# goroutine ends and its thread goes back to dockerd's pool still in the dead namespace: every later store call
+# (libkv), gossip dial (serf) or registry pull that runs on it fails with "network is unreachable" or
+# "connection refused" (127.0.0.1). A failed store watch is not restarted while the network has local endpoints,
+# so names stop arriving; failed store writes leave endpoints behind. One long-lived container per network and
+# host (the anchor) keeps the sandbox, and so that goroutine, alive: no thread is left behind.
+ANCHOR_LABEL = 'io.hostnet.fabric.anchor'
+ANCHOR_COMMAND = ['sleep', '2147483647']
+
+
+def summary_name(summary):
+    """A container's name from the list API's summary."""
+    return ((summary.get('Names') or [''])[0] or '').lstrip('/')
+
+
+def anchor_fault(summary, network, image):
+    """Why a labelled container is not a working anchor of ``network`` (None when it is one)."""
+    if summary.get('State') != 'running':
+        return 'it is %s, not running' % (summary.get('State') or 'in an unknown state')
+    if summary.get('Image') != image:
+        return 'it runs the image %s, not %s' % (summary.get('Image'), image)
+    endpoint = ((summary.get('NetworkSettings') or {}).get('Networks') or {}).get(network) or {}
+    if not endpoint.get('EndpointID'):
+        return 'it has no endpoint on %s' % network
+    return None
+
+
+def anchor_plan(found, network, image):
+    """(the anchor to keep or None, [(container name, why it goes)]) for this engine's containers labelled as
+    anchors of ``network``: the first working one is kept, every other one is removed."""
+    keep, drop = None, []
+    for summary in found:
+        fault = anchor_fault(summary, network, image)
+        if keep is None and fault is None:
+            keep = summary
+            continue
+        drop.append((summary_name(summary), fault or 'another anchor of %s runs already' % network))
+    return keep, drop
+
+
+def anchor(engine, base, network, image, present, tries, delay, check_mode=False, clock=None):
+    """Make this engine hold (``present``) or not hold a long-lived container on ``network`` (see ANCHOR_LABEL).
+    Returns {changed, anchor (its name or None), before (the anchors found), actions (done or, in check mode,
+    to do), waits, failure (None or why it failed)}."""
+    found = engine.containers_labelled(ANCHOR_LABEL, network)
+    if present:
+        keep, drop = anchor_plan(found, network, image)
+    else:
+        keep, drop = None, [(summary_name(c), 'state=absent') for c in found]
+    out = {'changed': False, 'anchor': summary_name(keep) if keep else None,
+           'before': sorted(summary_name(c) for c in found), 'actions': [], 'waits': [], 'failure': None}
+    out['actions'] = ['remove %s (%s)' % (name, why) for name, why in drop]
+    if present and keep is None:
+        out['actions'].append('start an anchor on %s' % network)
+    out['changed'] = bool(out['actions'])
+    if check_mode or not out['changed']:
+        return out
+    for name, _why in drop:
+        engine.remove(name)
+    if not present or keep is not None:
+        return out
+    labels = {ANCHOR_LABEL: network}
+    name, _failed, waits, last = _a_name_per_try(
+        engine, base, tries, delay, clock,
+        lambda n: engine.run(n, image, ANCHOR_COMMAND, network, labels=labels, restart='unless-stopped',
+                             stop_signal='SIGKILL'),
+        'starting anchor %%s on %s failed (%%s): waited %ss for the engine and its store, then a new name (the '
+        'failed start may have left its endpoint behind)' % (network, delay))
+    out.update(anchor=name, waits=waits)
+    if name is None:
+        out['failure'] = ('could not start an anchor on %s in %d tries (names %s-1..%d), last: %s'
+                          % (network, tries, base, tries, last))
+    return out
+
+
 UNRESOLVED = 'the name does not resolve on this engine (the endpoint has not reached it through the store)'
 NO_REPLY = 'the name resolves to %s, no reply (VXLAN traffic, or where that address lives has not reached this host)'
 NO_EXEC = 'the engine did not run the ping in time'

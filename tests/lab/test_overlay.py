@@ -6,6 +6,8 @@ session's shared `lab`.
 - docker_overlay_recreate: true recreates a drifted network and reconnects the containers of every
   host with their addresses and aliases, which then reach each other by alias across hosts;
 - docker_overlay_attach connects with address and aliases, and a second run changes nothing;
+- Engine 20.10 leaves a thread in a destroyed sandbox namespace when the last container of a host leaves a network,
+  and the role's anchors (one long-lived container per network and host) stop that;
 - an unreachable store fails the role in bounded time, naming the host and the likely cause, and
   leaves no network behind (this one runs last: it stops etcd).
 
@@ -115,10 +117,14 @@ def pings(lab, host, container, target, timeout=90):
 
 
 def remove(lab, containers, net=None):
-    """Remove the test's containers and network, also after a failure (bounded)."""
+    """Remove the test's containers and network, and the anchors the role started on it, also after a failure
+    (bounded)."""
     for host, name in containers:
         lab.sh(host, 'docker rm -f %s' % name, check=False)
     if net:
+        for host in lab.hosts:
+            lab.sh(host, 'docker ps -aq --filter label=io.hostnet.fabric.anchor=%s | xargs -r docker rm -f >/dev/null'
+                   % net, check=False)
         for host, name in containers:  # an endpoint a failed call left in the store blocks `network rm`
             other = next(h for h in lab.hosts if h != host)
             lab.sh(other, 'docker network disconnect --force %s %s' % (net, name), check=False)
@@ -270,6 +276,66 @@ def test_attach_is_idempotent(overlay_lab, tmp_path):
         assert endpoint(lab, h2, c, 'ov_base')['EndpointID'] == ep['EndpointID']
     finally:
         remove(lab, [(h2, c), (h1, peer)])
+
+
+# How many of dockerd's threads are in a network namespace that no longer exists: neither the host's nor one of the
+# engine's sandboxes (/run/docker/netns). Their later store, gossip and registry calls fail.
+DEAD_NS_THREADS = r"""p=$(pidof dockerd)
+live=" $(stat -L -c %i /proc/1/ns/net) $(stat -L -c %i /run/docker/netns/* 2>/dev/null | tr '\n' ' ') "
+n=0
+for t in /proc/$p/task/*; do
+  i=$(stat -L -c %i $t/ns/net 2>/dev/null) || continue
+  case "$live" in *" $i "*) ;; *) n=$((n+1)) ;; esac
+done
+echo $n"""
+
+
+def dead_ns_threads(lab, host):
+    return int(lab.out(host, DEAD_NS_THREADS))
+
+
+def come_and_go(lab, host, net, times=3):
+    """Containers that join ``net`` on ``host`` and leave it, one after the other."""
+    for _ in range(times):
+        lab.sh(host, 'docker run --rm --network %s %s true' % (net, PROBE))
+
+
+def test_anchors_keep_engine_threads_out_of_destroyed_namespaces(overlay_lab, tmp_path):
+    lab = overlay_lab
+    h = lab.hosts[1]
+    tag = uuid.uuid4().hex[:4]
+    bare, held = 'ovbare%s' % tag, 'ovheld%s' % tag
+    try:
+        # without anchors: the sandbox is made and destroyed with each container, and the engine's thread that
+        # watched it stays in the destroyed namespace (Engine 20.10; the reason the role has anchors)
+        rc, data = overlay_play(lab, tmp_path, {'docker_overlay_networks': [{'name': bare, 'subnet': '10.93.1.0/24'}],
+                                                'docker_overlay_anchor': False, 'docker_overlay_verify': False})
+        assert rc == 0, failures(data)
+        come_and_go(lab, h, bare)
+        assert dead_ns_threads(lab, h) >= 1, 'no dockerd thread in a destroyed namespace on %s: the engine ' \
+            'does not have the bug the anchors work around (is it still Engine 20.10?)' % h
+
+        rc, data = overlay_play(lab, tmp_path, {'docker_overlay_networks': [{'name': held, 'subnet': '10.93.2.0/24'}],
+                                                'docker_overlay_verify': False})
+        assert rc == 0, failures(data)
+        anchor_task = [c for c in changed(data) if 'Keep the network' in c]
+        assert sorted(c.split(':')[0] for c in anchor_task) == sorted(lab.hosts), changed(data)
+        for host in lab.hosts:
+            state = lab.out(host, "docker ps -a --filter label=io.hostnet.fabric.anchor=%s "
+                                  "--format '{{.Names}} {{.State}} {{.Networks}}'" % held)
+            assert state == 'hfanchor-%s-1 running %s' % (held, held), (host, state)
+        before = dead_ns_threads(lab, h)
+        come_and_go(lab, h, held)
+        after = dead_ns_threads(lab, h)
+        assert after <= before, '%s: %d dockerd threads in destroyed namespaces after containers came and went ' \
+            'on the anchored %s, %d before' % (h, after, held, before)
+
+        rc, data = overlay_play(lab, tmp_path, {'docker_overlay_networks': [{'name': held, 'subnet': '10.93.2.0/24'}],
+                                                'docker_overlay_verify': False})
+        assert rc == 0 and changed(data) == [], (failures(data), changed(data))
+    finally:
+        remove(lab, [], bare)
+        remove(lab, [], held)
 
 
 def test_unreachable_store_fails_in_bounded_time(overlay_lab, tmp_path):

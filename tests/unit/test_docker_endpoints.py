@@ -8,6 +8,7 @@ from ansible_collections.hostnet.fabric.plugins.module_utils import _docker_endp
 from ansible_collections.hostnet.fabric.plugins.module_utils._docker_api import EngineError
 from ansible_collections.hostnet.fabric.plugins.modules import docker_endpoints as mod
 from ansible_collections.hostnet.fabric.plugins.modules import docker_overlay_network as netmod
+from ansible_collections.hostnet.fabric.plugins.modules import docker_overlay_anchor as anchormod
 from ansible_collections.hostnet.fabric.plugins.modules import docker_probe as probemod
 
 NET = 'ov1'
@@ -99,13 +100,21 @@ class FakeEngine:
             return
         raise EngineError('remove network %s' % network, 403, step)
 
-    def run(self, name, image, cmd, network, auto_remove=False):
+    def run(self, name, image, cmd, network, auto_remove=False, labels=None, restart=None, stop_signal=None):
         self.calls.append(('run', name, tuple(cmd)))
         step = self._next('run')
         if step is not None:
             raise EngineError('start container %s' % name, 500, step)
         self.add(name, nets={network: {'EndpointID': 'ep'}})
+        self.containers[name].update(Image=image, Labels=dict(labels or {}), Restart=restart, StopSignal=stop_signal)
         return name
+
+    def containers_labelled(self, label, value):
+        # the list API's summary of each container
+        return [{'Id': c['Id'], 'Names': [c['Name']], 'Image': c.get('Image'),
+                 'State': 'running' if c['State']['Running'] else 'exited', 'Labels': c.get('Labels') or {},
+                 'NetworkSettings': c['NetworkSettings']}
+                for c in self.containers.values() if (c.get('Labels') or {}).get(label) == value]
 
     def wait(self, ref, timeout=60):
         return 0
@@ -564,3 +573,103 @@ def test_exec_run_reads_again_an_exit_code_not_recorded_yet(monkeypatch):
 def test_demux_reads_the_exec_stream(stream, text):
     from ansible_collections.hostnet.fabric.plugins.module_utils import _docker_api as api
     assert api.demux(stream) == text
+
+
+# ---------------------------------------------------------------- anchors (docker_overlay_anchor)
+def anchored(eng, name, network=NET, image='img', running=True, endpoint=True):
+    eng.add(name, running=running, nets={network: {'EndpointID': 'ep' if endpoint else ''}})
+    eng.containers[name].update(Image=image, Labels={de.ANCHOR_LABEL: network})
+
+
+def anchor_params(**kw):
+    p = {'network': NET, 'name': 'hfanchor-' + NET, 'image': 'img', 'state': 'present', 'tries': 3, 'delay': 2,
+         'docker_host': 'unix:///var/run/docker.sock'}
+    p.update(kw)
+    return p
+
+
+def test_an_anchor_is_started_with_its_label_restart_policy_and_stop_signal():
+    eng = FakeEngine()
+    fail, res = anchormod.run(anchor_params(), eng, check_mode=False, clock=FakeClock())
+    assert fail is None and res['changed'] and res['anchor'] == 'hfanchor-%s-1' % NET
+    c = eng.containers['hfanchor-%s-1' % NET]
+    assert c['Labels'] == {de.ANCHOR_LABEL: NET} and c['Restart'] == 'unless-stopped' and c['StopSignal'] == 'SIGKILL'
+    assert ('run', 'hfanchor-%s-1' % NET, tuple(de.ANCHOR_COMMAND)) in eng.calls
+    assert res['diff'] == {'before': {'anchors': []}, 'after': {'anchors': ['hfanchor-%s-1' % NET]}}
+    # a second run finds it by its label: nothing to do
+    fail, res = anchormod.run(anchor_params(), eng, check_mode=False, clock=FakeClock())
+    assert fail is None and not res['changed'] and res['msg'] == 'anchor hfanchor-%s-1 holds %s' % (NET, NET)
+
+
+def test_check_mode_predicts_the_start_and_touches_nothing():
+    eng = FakeEngine(networks=())  # the network does not exist yet: the same check run predicts its creation
+    fail, res = anchormod.run(anchor_params(), eng, check_mode=True, clock=FakeClock())
+    assert fail is None and res['changed'] and res['anchor'] is None
+    assert res['actions'] == ['start an anchor on %s' % NET] and res['msg'].startswith('check mode, would: ')
+    assert mutations(eng) == [] and eng.containers == {}
+
+
+@pytest.mark.parametrize('kw, why', [
+    ({'running': False}, 'it is exited, not running'),
+    ({'image': 'old'}, 'it runs the image old, not img'),
+    ({'endpoint': False}, 'it has no endpoint on %s' % NET),
+])
+def test_a_broken_anchor_is_replaced_saying_why(kw, why):
+    eng = FakeEngine()
+    anchored(eng, 'hfanchor-%s-1' % NET, **kw)
+    fail, res = anchormod.run(anchor_params(), eng, check_mode=False, clock=FakeClock())
+    assert fail is None and res['changed']
+    assert res['actions'] == ['remove hfanchor-%s-1 (%s)' % (NET, why), 'start an anchor on %s' % NET]
+    assert ('remove', 'hfanchor-%s-1' % NET) in eng.calls and res['anchor'] == 'hfanchor-%s-1' % NET
+    assert eng.containers['hfanchor-%s-1' % NET]['Image'] == 'img'
+
+
+def test_extra_anchors_are_removed_and_the_working_one_kept():
+    eng = FakeEngine()
+    anchored(eng, 'hfanchor-%s-2' % NET)
+    anchored(eng, 'hfanchor-%s-3' % NET)
+    fail, res = anchormod.run(anchor_params(), eng, check_mode=False, clock=FakeClock())
+    assert fail is None and res['changed'] and res['anchor'] == 'hfanchor-%s-2' % NET
+    assert res['actions'] == ['remove hfanchor-%s-3 (another anchor of %s runs already)' % (NET, NET)]
+    assert [c for c in mutations(eng) if c[0] == 'run'] == []
+
+
+def test_a_failed_start_tries_a_name_of_its_own_and_says_what_it_waited_for():
+    eng = FakeEngine()
+    eng.script['run'] = [STORE]
+    clock = FakeClock()
+    fail, res = anchormod.run(anchor_params(), eng, check_mode=False, clock=clock)
+    assert fail is None and res['anchor'] == 'hfanchor-%s-2' % NET and clock.sleeps == [2]
+    assert res['waits'][0].startswith('starting anchor hfanchor-%s-1 on %s failed (' % (NET, NET))
+
+
+def test_no_anchor_after_every_try_fails_naming_the_network_and_the_last_error():
+    eng = FakeEngine()
+    eng.script['run'] = ['boom', 'boom', 'boom']
+    fail, res = anchormod.run(anchor_params(), eng, check_mode=False, clock=FakeClock())
+    assert fail == 'could not start an anchor on %s in 3 tries (names hfanchor-%s-1..3), last: boom' % (NET, NET)
+    assert res['anchor'] is None and eng.containers == {}
+
+
+def test_absent_removes_every_anchor_of_the_network_only():
+    eng = FakeEngine()
+    anchored(eng, 'hfanchor-%s-1' % NET)
+    anchored(eng, 'hfanchor-other-1', network='other')
+    fail, res = anchormod.run(anchor_params(state='absent'), eng, check_mode=False, clock=FakeClock())
+    assert fail is None and res['changed'] and set(eng.containers) == {'hfanchor-other-1'}
+    fail, res = anchormod.run(anchor_params(state='absent'), eng, check_mode=False, clock=FakeClock())
+    assert fail is None and not res['changed'] and res['msg'] == 'no anchor on %s' % NET
+
+
+@pytest.mark.parametrize('kw, param', [
+    ({'network': 'bad net'}, 'network'),
+    ({'name': ''}, 'name'),
+    ({'image': 'a b'}, 'image'),
+    ({'tries': 0}, 'tries'),
+    ({'delay': -1}, 'delay'),
+    ({'docker_host': 'tcp://x:2375'}, 'docker_host'),
+])
+def test_anchor_input_is_checked_before_the_engine_is_asked(kw, param):
+    with pytest.raises(anchormod.BadInput) as err:
+        anchormod.validate(anchor_params(**kw))
+    assert err.value.param == param
