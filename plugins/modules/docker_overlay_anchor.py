@@ -67,13 +67,13 @@ attributes:
       nothing. It does not need the network to exist (a network the same check run predicts to create).
   diff_mode:
     support: full
-    description: RV(diff) shows the anchor before and after.
+    description: The diff shows the anchors before and after.
   platform:
     platforms: linux
     support: full
     description: A Docker engine on the managed host.
 notes:
-  - The M(hostnet.fabric.docker_overlay#role) role runs it for every kv-store overlay network and Docker host
+  - The P(hostnet.fabric.docker_overlay#role) role runs it for every kv-store overlay network and Docker host
     (C(docker_overlay_anchor)). On Engine 23.0 and later (swarm mode), nothing needs it.
   - Threads already left behind stay until the engine restarts; the anchor prevents new ones.
 seealso:

@@ -296,7 +296,7 @@ def dead_ns_threads(lab, host):
 
 def come_and_go(lab, host, net, times=3):
     """Containers that join ``net`` on ``host`` and leave it, one after the other."""
-    for _ in range(times):
+    for _time in range(times):
         lab.sh(host, 'docker run --rm --network %s %s true' % (net, PROBE))
 
 
