@@ -14,6 +14,7 @@ session's shared `lab`.
 Assertions read the hosts' real state (docker inspect, etcd's keys), not only the play's output.
 Engine 20.10's store and gossip are slow and sometimes fail a call: every wait here is bounded."""
 import json
+import re
 import time
 import uuid
 
@@ -323,7 +324,9 @@ def test_anchors_keep_engine_threads_out_of_destroyed_namespaces(overlay_lab, tm
         for host in lab.hosts:
             state = lab.out(host, "docker ps -a --filter label=io.hostnet.fabric.anchor=%s "
                                   "--format '{{.Names}} {{.State}} {{.Networks}}'" % held)
-            assert state == 'hfanchor-%s-1 running %s' % (held, held), (host, state)
+            # NAME-1, or NAME-2 ... when a start failed and the module tried again under a name of its own (an
+            # engine whose threads earlier tests left in destroyed namespaces fails store writes now and then)
+            assert re.fullmatch(r'hfanchor-%s-\d+ running %s' % (held, held), state), (host, state)
         before = dead_ns_threads(lab, h)
         come_and_go(lab, h, held)
         after = dead_ns_threads(lab, h)
