@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 import re
 import socket
 import struct
@@ -56,6 +57,88 @@ def socket_path(docker_host):
     if not docker_host.startswith('unix://'):
         raise DockerAPIError("docker_host: only unix:// sockets are supported (got %r)" % docker_host)
     return docker_host[len('unix://'):]
+
+
+def _is_dockerd(pid, proc='/proc'):
+    try:
+        with open(os.path.join(proc, str(pid), 'comm')) as f:
+            return f.read().strip() == 'dockerd'
+    except (OSError, TypeError):
+        return False
+
+
+def engine_pid(docker_host, timeout=5, pidfile='/var/run/docker.pid'):
+    """PID of the dockerd that serves ``docker_host``: the socket's peer (SO_PEERCRED) when that is dockerd, else
+    (the socket is systemd's, socket activation) the engine's pidfile; None when neither names a dockerd."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = None
+    try:
+        sock.settimeout(timeout)
+        sock.connect(socket_path(docker_host))
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize('3i'))
+        pid = struct.unpack('3i', creds)[0]
+    except (OSError, socket.error, DockerAPIError):
+        pass
+    finally:
+        sock.close()
+    if _is_dockerd(pid):
+        return pid
+    try:
+        with open(pidfile) as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _is_dockerd(pid) else None
+
+
+def exec_root(pid, proc='/proc', daemon_json='/etc/docker/daemon.json'):
+    """The engine's exec-root (its sandboxes are under EXEC_ROOT/netns): --exec-root on its command line, else
+    daemon.json's "exec-root", else /run/docker."""
+    try:
+        with open(os.path.join(proc, str(pid), 'cmdline'), 'rb') as f:
+            args = f.read().decode('utf-8', 'replace').split('\0')
+    except OSError:
+        args = []
+    for i, arg in enumerate(args):
+        if arg.startswith('--exec-root='):
+            return arg.split('=', 1)[1]
+        if arg == '--exec-root' and i + 1 < len(args):
+            return args[i + 1]
+    try:
+        with open(daemon_json) as f:
+            return json.load(f).get('exec-root') or '/run/docker'
+    except (OSError, ValueError, AttributeError):
+        return '/run/docker'
+
+
+def _netns_inode(path):
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def threads_in_dead_netns(pid, sandboxes='/run/docker/netns', proc='/proc'):
+    """How many threads of ``pid`` are in a network namespace that is neither the host's (this process's, which
+    Ansible runs in the host's namespace) nor one of the engine's sandboxes: Engine 20.10 leaves such threads
+    behind (docs/design.md, "Engine 20.10 anchors"), and its calls from them fail. None when /proc cannot be read."""
+    host = _netns_inode(os.path.join(proc, 'self', 'ns', 'net'))
+    tasks = os.path.join(proc, str(pid), 'task')
+    try:
+        tids = os.listdir(tasks)
+    except OSError:
+        return None
+    try:
+        live = set(_netns_inode(os.path.join(sandboxes, name)) for name in os.listdir(sandboxes))
+    except OSError:
+        live = set()
+    live.add(host)
+    dead = 0
+    for tid in tids:
+        inode = _netns_inode(os.path.join(tasks, tid, 'ns', 'net'))
+        if inode is not None and inode not in live:
+            dead += 1
+    return dead
 
 
 def request(docker_host, method, url, body=None, timeout=10, raw=False):
@@ -225,6 +308,13 @@ class Engine(object):
 
     def remove_network(self, network):
         self._call('remove network %s' % network, 'DELETE', '/networks/%s' % quote(network, safe=''))
+
+    def dead_netns_threads(self):
+        """threads_in_dead_netns() of the process serving this engine's socket (None when unknown)."""
+        pid = engine_pid(self.docker_host)
+        if not pid:
+            return None
+        return threads_in_dead_netns(pid, os.path.join(exec_root(pid), 'netns'))
 
     # -- containers (probes)
     def containers_labelled(self, label, value):

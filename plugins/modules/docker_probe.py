@@ -162,6 +162,14 @@ pings:
           did not reply (VXLAN traffic, or the peer's location has not reached this host), or the engine did not
           run the ping in time.
       type: str
+dead_netns_threads:
+  description:
+    - Only after a miss (O(state=pinged)) - how many of the engine's threads are in a network namespace that no
+      longer exists (neither the host's nor a sandbox of the engine); null when it cannot be read. Engine 20.10 leaves
+      such threads behind when the last container of a host leaves an overlay network, and the store and gossip
+      calls it runs on them fail. When not zero, RV(msg) says so.
+  type: int
+  returned: when a target did not answer
 removed:
   description: Probes removed (O(state=absent)).
   type: list
@@ -259,6 +267,13 @@ def run(params, engine, check_mode, clock=None):
         misses = ['%s: %s' % (p['to'], p['why']) for p in pings if not p['ok']]
         missed = ' (no answer within %ss: %s)' % (params['timeout'], '; '.join(misses)) if misses else ''
         result['msg'] = '%s reaches %d of %d targets%s' % (base, len(pings) - len(misses), len(pings), missed)
+        if misses:
+            dead = engine.dead_netns_threads()
+            result['dead_netns_threads'] = dead
+            if dead:
+                result['msg'] += ('; the engine has %d thread(s) in destroyed network namespaces, whose store and '
+                                  'gossip calls fail (Engine 20.10; restarting the engine clears them, '
+                                  'docker_overlay_anchor keeps new ones from appearing)' % dead)
     else:
         result['removed'] = [n for n in de.probe_names(base, params['tries']) if engine.remove(n)]
         result['msg'] = 'removed %s' % (', '.join(result['removed']) or 'nothing')

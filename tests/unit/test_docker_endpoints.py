@@ -673,3 +673,66 @@ def test_anchor_input_is_checked_before_the_engine_is_asked(kw, param):
     with pytest.raises(anchormod.BadInput) as err:
         anchormod.validate(anchor_params(**kw))
     assert err.value.param == param
+
+
+# ---------------------------------------------------------------- threads in destroyed namespaces (docker_probe)
+def fake_proc(tmp_path, threads, sandboxes):
+    """A /proc with this process ('self') in namespace 'host', dockerd (PID 7) with ``threads`` {tid: namespace}, and
+    ``sandboxes`` namespace files: namespaces are files whose inode stands for the namespace."""
+    ns = tmp_path / 'ns'
+    ns.mkdir()
+    for name in set(threads.values()) | set(sandboxes) | {'host'}:
+        (ns / name).write_text(name)
+    proc = tmp_path / 'proc'
+    (proc / 'self' / 'ns').mkdir(parents=True)
+    (proc / 'self' / 'ns' / 'net').symlink_to(ns / 'host')
+    for tid, name in threads.items():
+        (proc / '7' / 'task' / str(tid) / 'ns').mkdir(parents=True)
+        (proc / '7' / 'task' / str(tid) / 'ns' / 'net').symlink_to(ns / name)
+    (proc / '7' / 'cmdline').write_bytes(b'/usr/bin/dockerd\0--exec-root\0/x/exec\0')
+    box = tmp_path / 'netns'
+    box.mkdir()
+    for name in sandboxes:
+        (box / name).symlink_to(ns / name)
+    return str(proc), str(box)
+
+
+def test_threads_in_destroyed_namespaces_are_counted(tmp_path):
+    from ansible_collections.hostnet.fabric.plugins.module_utils import _docker_api as api
+    proc, box = fake_proc(tmp_path, {7: 'host', 8: 'host', 9: 'sandbox1', 10: 'gone1', 11: 'gone2'}, ['sandbox1'])
+    assert api.threads_in_dead_netns(7, box, proc) == 2
+    assert api.threads_in_dead_netns(99, box, proc) is None
+    assert api.exec_root(7, proc) == '/x/exec'
+    assert api.exec_root(99, proc, daemon_json=str(tmp_path / 'none.json')) == '/run/docker'
+
+
+def test_a_miss_says_when_the_engine_has_threads_in_destroyed_namespaces():
+    eng = FakeEngine()
+    eng.exec_script = {'b': [(1, BUSYBOX_UNRESOLVED)]}
+    eng.dead_netns_threads = lambda: 2
+    fail, res = probemod.run({'name': 'a', 'state': 'pinged', 'network': None, 'targets': ['b'], 'label': 'h1',
+                              'target_labels': ['h2'], 'count': 1, 'timeout': 0, 'delay': 1, 'tries': 1,
+                              'image': 'img', 'docker_host': 'unix:///var/run/docker.sock'},
+                             eng, check_mode=False, clock=FakeClock())
+    assert fail is None and res['dead_netns_threads'] == 2
+    assert res['msg'].endswith('; the engine has 2 thread(s) in destroyed network namespaces, whose store and gossip '
+                               'calls fail (Engine 20.10; restarting the engine clears them, docker_overlay_anchor '
+                               'keeps new ones from appearing)')
+    eng.exec_script = {'b': [0]}
+    fail, res = probemod.run({'name': 'a', 'state': 'pinged', 'network': None, 'targets': ['b'], 'label': 'h1',
+                              'target_labels': ['h2'], 'count': 1, 'timeout': 0, 'delay': 1, 'tries': 1,
+                              'image': 'img', 'docker_host': 'unix:///var/run/docker.sock'},
+                             eng, check_mode=False, clock=FakeClock())
+    assert 'dead_netns_threads' not in res  # only looked at after a miss
+
+
+def test_the_engine_pid_comes_from_the_pidfile_when_systemd_holds_the_socket(tmp_path, monkeypatch):
+    from ansible_collections.hostnet.fabric.plugins.module_utils import _docker_api as api
+    comms = {1: 'systemd', 42: 'dockerd'}
+    monkeypatch.setattr(api, '_is_dockerd', lambda pid, proc='/proc': comms.get(pid) == 'dockerd')
+    pidfile = tmp_path / 'docker.pid'
+    pidfile.write_text('42\n')
+    # no engine socket at that path: the peer is unknown, the pidfile names dockerd
+    assert api.engine_pid('unix://%s' % (tmp_path / 'none.sock'), pidfile=str(pidfile)) == 42
+    pidfile.write_text('1\n')  # a pidfile that names another program is not taken
+    assert api.engine_pid('unix://%s' % (tmp_path / 'none.sock'), pidfile=str(pidfile)) is None
