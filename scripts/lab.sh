@@ -311,7 +311,7 @@ unmount_under() {
 stray_pids() {
     local p
     for p in /proc/[0-9]*; do
-        case "$(cat "$p/comm" 2>/dev/null)" in dockerd | containerd | containerd-shim* | runc) ;; *) continue ;; esac
+        case "$(cat "$p/comm" 2>/dev/null || true)" in dockerd | containerd | containerd-shim* | runc) ;; *) continue ;; esac
         [[ "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null || true)" == *"$RUN/"* ]] && printf '%s\n' "${p#/proc/}"
     done
     return 0
