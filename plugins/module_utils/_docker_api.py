@@ -388,6 +388,19 @@ class BadInput(Exception):
         self.param = param
 
 
+def check_minimums(params, minimums):
+    """BadInput for the first integer parameter of ``minimums`` ((name, lowest allowed), ...) below its bound."""
+    for key, low in minimums:
+        if params[key] < low:
+            raise BadInput(key, 'must be %d or more (got %d)' % (low, params[key]))
+
+
+def check_docker_host(params):
+    """BadInput unless ``docker_host`` is a unix:// socket (the only kind these modules speak to)."""
+    if not params['docker_host'].startswith('unix://'):
+        raise BadInput('docker_host', 'only unix:// sockets are supported (got %r)' % params['docker_host'])
+
+
 def run_docker_module(argument_spec, validate, run, context=None):
     """main() of docker_endpoints, docker_probe and docker_overlay_network: validate the input (a
     BadInput fails naming the parameter, before the engine is asked anything), run(params, Engine,

@@ -483,12 +483,11 @@ def anchor(engine, base, network, image, present, tries, delay, check_mode=False
         keep, drop = anchor_plan(found, network, image)
     else:
         keep, drop = None, [(summary_name(c), 'state=absent') for c in found]
-    out = {'changed': False, 'anchor': summary_name(keep) if keep else None,
-           'before': sorted(summary_name(c) for c in found), 'actions': [], 'waits': [], 'failure': None}
-    out['actions'] = ['remove %s (%s)' % (name, why) for name, why in drop]
+    actions = ['remove %s (%s)' % (name, why) for name, why in drop]
     if present and keep is None:
-        out['actions'].append('start an anchor on %s' % network)
-    out['changed'] = bool(out['actions'])
+        actions.append('start an anchor on %s' % network)
+    out = {'changed': bool(actions), 'anchor': summary_name(keep) if keep else None,
+           'before': sorted(summary_name(c) for c in found), 'actions': actions, 'waits': [], 'failure': None}
     if check_mode or not out['changed']:
         return out
     for name, _why in drop:

@@ -204,6 +204,8 @@ import ipaddress
 
 from ansible_collections.hostnet.fabric.plugins.module_utils._docker_api import (
     BadInput,
+    check_docker_host,
+    check_minimums,
     run_docker_module,
     valid_container_ref,
 )
@@ -232,15 +234,12 @@ def argument_spec():
 def validate(params):
     if not valid_container_ref(params['network']):
         raise BadInput('network', 'must be a Docker network name (got %r)' % params['network'])
-    for key, low in (('tries', 1), ('delay', 0), ('settle', 0)):
-        if params[key] < low:
-            raise BadInput(key, 'must be %d or more (got %d)' % (low, params[key]))
+    check_minimums(params, (('tries', 1), ('delay', 0), ('settle', 0)))
     if params['all'] and params['state'] != 'absent':
         raise BadInput('all', 'only with state=absent')
     if params['all'] and (params['endpoints'] or params['stale']):
         raise BadInput('all', 'takes every container of this engine: give neither endpoints nor stale')
-    if not params['docker_host'].startswith('unix://'):
-        raise BadInput('docker_host', 'only unix:// sockets are supported (got %r)' % params['docker_host'])
+    check_docker_host(params)
     seen = set()
     for i, ep in enumerate(params['endpoints']):
         where = 'endpoints[%d]' % i

@@ -122,6 +122,8 @@ msg:
 
 from ansible_collections.hostnet.fabric.plugins.module_utils._docker_api import (
     BadInput,
+    check_docker_host,
+    check_minimums,
     run_docker_module,
     valid_container_ref,
 )
@@ -147,11 +149,8 @@ def validate(params):
         raise BadInput('name', 'must be a container name (got %r)' % params['name'])
     if not params['image'] or any(c.isspace() for c in params['image']):
         raise BadInput('image', 'must be an image reference without spaces (got %r)' % params['image'])
-    for key, low in (('tries', 1), ('delay', 0)):
-        if params[key] < low:
-            raise BadInput(key, 'must be %d or more (got %d)' % (low, params[key]))
-    if not params['docker_host'].startswith('unix://'):
-        raise BadInput('docker_host', 'only unix:// sockets are supported (got %r)' % params['docker_host'])
+    check_minimums(params, (('tries', 1), ('delay', 0)))
+    check_docker_host(params)
     return params
 
 

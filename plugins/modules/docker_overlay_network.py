@@ -105,6 +105,8 @@ msg:
 
 from ansible_collections.hostnet.fabric.plugins.module_utils._docker_api import (
     BadInput,
+    check_docker_host,
+    check_minimums,
     run_docker_module,
     valid_container_ref,
 )
@@ -126,13 +128,10 @@ def argument_spec():
 def validate(params):
     if not valid_container_ref(params['name']):
         raise BadInput('name', 'must be a Docker network name (got %r)' % params['name'])
-    for key, low in (('timeout', 0), ('delay', 1)):
-        if params[key] < low:
-            raise BadInput(key, 'must be %d or more (got %d)' % (low, params[key]))
+    check_minimums(params, (('timeout', 0), ('delay', 1)))
     if params['state'] == 'absent' and (params['scope'] or params['id']):
         raise BadInput('scope' if params['scope'] else 'id', 'only with state=seen')
-    if not params['docker_host'].startswith('unix://'):
-        raise BadInput('docker_host', 'only unix:// sockets are supported (got %r)' % params['docker_host'])
+    check_docker_host(params)
     return params
 
 

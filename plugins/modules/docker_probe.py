@@ -188,6 +188,8 @@ msg:
 
 from ansible_collections.hostnet.fabric.plugins.module_utils._docker_api import (
     BadInput,
+    check_docker_host,
+    check_minimums,
     run_docker_module,
     valid_container_ref,
 )
@@ -218,9 +220,7 @@ def validate(params):
         raise BadInput('network', 'required with state=%s' % params['state'])
     if params['network'] and not valid_container_ref(params['network']):
         raise BadInput('network', 'must be a Docker network name (got %r)' % params['network'])
-    for key, low in (('count', 1), ('tries', 1), ('delay', 0), ('timeout', 0)):
-        if params[key] < low:
-            raise BadInput(key, 'must be %d or more (got %d)' % (low, params[key]))
+    check_minimums(params, (('count', 1), ('tries', 1), ('delay', 0), ('timeout', 0)))
     for i, target in enumerate(params['targets']):
         if not valid_container_ref(target):
             raise BadInput('targets[%d]' % i, 'must be a container name or DNS alias (got %r)' % target)
@@ -229,8 +229,7 @@ def validate(params):
                        % (len(params['targets']), len(params['target_labels'])))
     if len(set(params['targets'])) != len(params['targets']):
         raise BadInput('targets', 'lists a name twice')
-    if not params['docker_host'].startswith('unix://'):
-        raise BadInput('docker_host', 'only unix:// sockets are supported (got %r)' % params['docker_host'])
+    check_docker_host(params)
     return params
 
 
