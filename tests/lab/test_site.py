@@ -3,6 +3,7 @@ fabric across real hosts. Debian 12 labs get kv-store overlays (etcd), Debian 13
 Assertions read the hosts' real state, not the play's output."""
 import json
 
+import pytest
 import yaml
 
 import fabric_checks
@@ -57,6 +58,30 @@ def test_overlay_network_on_every_host(lab, site):
         assert lab.out(lab.hosts[0], "docker info --format '{{.Swarm.LocalNodeState}}'") == 'active'
         for h in lab.hosts[1:]:
             assert lab.out(h, "docker info --format '{{.Swarm.LocalNodeState}}'") == 'active', h
+
+
+def gossip_members(lab, host):
+    """The engines in this host's Engine 20.10 gossip (serf, kv-store mode), as its running dockerd logged them: a
+    member counts when its last event is a join or an update (not a leave, failure or reap)."""
+    lines = lab.out(host, 'journalctl -o cat _PID=$(systemctl show -p MainPID --value docker.service) '
+                          '| grep -o "serf: EventMember[A-Za-z]*: [^ ]*" || true').splitlines()
+    last = {}
+    for line in lines:
+        event, name = line.split(': ')[1:3]
+        last[name] = event
+    return sorted(name for name, event in last.items() if event in ('EventMemberJoin', 'EventMemberUpdate'))
+
+
+def test_every_engine_joined_the_others_gossip(lab, site):
+    """Engine 20.10 joins the other engines' gossip once, while it starts; one that finds no peer listening stays
+    alone for good (names resolve through the store, no traffic reaches it). The docker_daemon role restarts the
+    engines one at a time so that this cannot happen: every engine has every other one as a member."""
+    assert site[0] == 0
+    if lab.distro != 'bookworm':
+        pytest.skip('Engine %s has no kv-store gossip (swarm mode)' % lab.distro)
+    hosts = sorted(lab.group('docker_hosts'))
+    alone = {h: m for h, m in ((h, gossip_members(lab, h)) for h in hosts) if m != hosts}
+    assert not alone, 'engines whose gossip lacks other engines (host: members): %s' % alone
 
 
 def test_containers_on_different_hosts_ping_by_name(lab, site, tmp_path):
