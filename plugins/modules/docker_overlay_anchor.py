@@ -34,7 +34,12 @@ options:
     type: str
     required: true
   name:
-    description: The base of the anchor's name (C(NAME-1) .. C(NAME-TRIES)).
+    description:
+      - The base of the anchor's name (C(NAME-1) .. C(NAME-TRIES)).
+      - Give each host a base of its own (the P(hostnet.fabric.docker_overlay#role) role appends the inventory
+        hostname). In a kv-store overlay network an endpoint's name is unique across every engine on the network,
+        not per engine; hosts that start anchors of the same name at once take each other's names, and one of
+        them runs out of tries with C(endpoint with name ... already exists in network ...).
     type: str
     required: true
   image:
@@ -87,13 +92,13 @@ EXAMPLES = r'''
 - name: Keep ov_net1's sandbox alive on this engine
   hostnet.fabric.docker_overlay_anchor:
     network: ov_net1
-    name: hfanchor-ov_net1
+    name: "hfanchor-ov_net1-{{ inventory_hostname }}"
     image: busybox:stable
 
 - name: Before removing the network, remove its anchor
   hostnet.fabric.docker_overlay_anchor:
     network: ov_net1
-    name: hfanchor-ov_net1
+    name: "hfanchor-ov_net1-{{ inventory_hostname }}"
     state: absent
 '''
 
@@ -102,13 +107,13 @@ anchor:
   description: The anchor's container name (null when there is none, or in check mode when one would be started).
   type: str
   returned: always
-  sample: hfanchor-ov_net1-1
+  sample: hfanchor-ov_net1-host1-1
 actions:
   description: What was done (or, in check mode, would be done), each with its reason.
   type: list
   elements: str
   returned: always
-  sample: ["remove hfanchor-ov_net1-1 (it is exited, not running)", "start an anchor on ov_net1"]
+  sample: ["remove hfanchor-ov_net1-host1-1 (it is exited, not running)", "start an anchor on ov_net1"]
 waits:
   description: Every retry of a start, saying what it waited for.
   type: list

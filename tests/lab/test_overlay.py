@@ -324,9 +324,10 @@ def test_anchors_keep_engine_threads_out_of_destroyed_namespaces(overlay_lab, tm
         for host in lab.hosts:
             state = lab.out(host, "docker ps -a --filter label=io.hostnet.fabric.anchor=%s "
                                   "--format '{{.Names}} {{.State}} {{.Networks}}'" % held)
-            # NAME-1, or NAME-2 ... when a start failed and the module tried again under a name of its own (an
-            # engine whose threads earlier tests left in destroyed namespaces fails store writes now and then)
-            assert re.fullmatch(r'hfanchor-%s-\d+ running %s' % (held, held), state), (host, state)
+            # NAME-HOST-1, or NAME-HOST-2 ... when a start failed and the module tried again under a name of its own
+            # (an engine whose threads earlier tests left in destroyed namespaces fails store writes now and then);
+            # the host in the name because endpoint names are unique across the network, not per engine
+            assert re.fullmatch(r'hfanchor-%s-%s-\d+ running %s' % (held, re.escape(host), held), state), (host, state)
         before = dead_ns_threads(lab, h)
         come_and_go(lab, h, held)
         after = dead_ns_threads(lab, h)
