@@ -20,6 +20,8 @@ import uuid
 
 import yaml
 
+from ansible_collections.hostnet.fabric.plugins.module_utils._docker_endpoints import ping_miss
+
 PROBE = 'hostnet/probe:latest'
 
 
@@ -58,12 +60,13 @@ def changed(data):
     return sorted(set('%s: %s' % (h, t) for h, t, r in results(data) if r.get('changed')))
 
 
-def wait_until(what, check, timeout=90, interval=3):
-    """Call check() until it returns a true value (returned), at most `timeout` seconds."""
+def wait_until(what, check, timeout=90, interval=3, done=bool):
+    """Call check() until done(its value) (the value is returned), at most `timeout` seconds; the failure shows
+    the last value."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
-        if value:
+        if done(value):
             return value
         if time.monotonic() > deadline:
             raise AssertionError('%s: not so after %ss (last: %r)' % (what, timeout, value))
@@ -149,10 +152,17 @@ def etcd_networks(lab):
 
 
 def by_alias_misses(lab, made):
-    """Container -> alias pairs (containers on different hosts) with no ping, one try each."""
-    return ['%s -> %s' % (c, alias) for h, c, _ip, _aliases in made for oh, _oc, _oip, aliases in made if oh != h
-            for alias in aliases
-            if lab.sh(h, 'docker exec %s ping -c 1 -W 2 %s' % (c, alias), check=False).returncode != 0]
+    """Container -> alias pairs (containers on different hosts) with no ping, one try each, each with why (the
+    role's own reading of a ping's output: the name did not resolve, or it resolved and nothing answered)."""
+    misses = []
+    for h, c, _ip, _aliases in made:
+        for oh, _oc, _oip, aliases in made:
+            for alias in aliases if oh != h else ():
+                proc = lab.sh(h, 'docker exec %s ping -c 1 -W 2 %s' % (c, alias), check=False)
+                why = ping_miss(proc.returncode, proc.stdout + proc.stderr)
+                if why:
+                    misses.append('%s (%s) -> %s (%s): %s' % (c, h, alias, oh, why))
+    return misses
 
 
 def test_drift_is_reported_and_the_network_left_alone(overlay_lab, tmp_path):
@@ -237,7 +247,7 @@ def test_recreate_reconnects_containers_on_every_host(overlay_lab, tmp_path):
         # every container reaches every container on the other hosts by each of its aliases (bounded:
         # names reach the other engines through the store)
         wait_until('ping by alias across hosts after the recreate (misses)',
-                   lambda: not by_alias_misses(lab, made) or None, timeout=120, interval=5)
+                   lambda: by_alias_misses(lab, made), timeout=120, interval=5, done=lambda misses: not misses)
 
         # the recreated network is as wanted: a second run recreates nothing
         rc, data = overlay_play(lab, tmp_path, {'docker_overlay_networks': [wanted], 'docker_overlay_recreate': True,
