@@ -354,8 +354,8 @@ def test_anchors_keep_engine_threads_out_of_destroyed_namespaces(overlay_lab, tm
             print('%s: a container on %s (no anchors) failed on a thread in a destroyed namespace: %s'
                   % (h, bare, shown))
         # Those threads stay until the engine restarts, and store calls that land on them keep failing: in 1 of 5
-        # loop runs at 4a982ff (stop 20) the engine's store watch was one of them, so it never saw the next network
-        # ('network ... not found' for its anchor) nor, after the next test stopped and started etcd, ov_base. The
+        # loop runs at 4a982ff (stop 20) this engine then never saw the next network ('network ... not found' for its
+        # anchor) nor, after the next test stopped and started etcd, ov_base (its store watch on such a thread). The
         # round broke this engine on purpose: restart it (live-restore keeps the other tests' containers), as an
         # operator would (docs/design.md, "Engine 20.10 anchors"), so the anchored round and the later tests start
         # from an engine without such threads.
