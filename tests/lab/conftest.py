@@ -169,6 +169,10 @@ class Lab:
     def group(self, name):
         return list(self.inventory_data['all']['children'][name]['hosts'])
 
+    def store_ip(self):
+        """The underlay address of the key/value store the engines use (the first of kv_servers)."""
+        return self.hostvars(self.group('kv_servers')[0])['hostnet_underlay_ip']
+
     def playbook(self, playbook, *args, extra_vars=None, timeout=1200):
         """ansible-playbook on the lab inventory with the JSON callback.
 

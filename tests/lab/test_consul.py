@@ -83,7 +83,7 @@ def test_check_mode_renders_every_agent_and_changes_nothing(lab, tmp_path, archi
         assert secret not in raw, 'a secret reached the output'
 
     server = lab.group('kv_servers')[0]
-    server_ip = lab.hostvars(server)['hostnet_underlay_ip']
+    server_ip = lab.store_ip()
     rendered = {}
     for name, host, res in results(data):
         if name.endswith('Agent configuration (no secrets in it, so it shows in diffs)'):

@@ -142,10 +142,10 @@ def remove(lab, containers, net=None):
 def etcd_networks(lab):
     """Names of the networks in the store, read from etcd itself (v2 API, as Engine 20.10 uses it);
     None while etcd does not answer."""
-    kv = lab.group('kv_servers')[0]
-    ip = lab.hostvars(kv)['hostnet_underlay_ip']
-    proc = lab.sh(kv, 'python3 -c "import urllib.request as u; print(u.urlopen(\'http://%s:2379/v2/keys/docker/'
-                      'network/v1.0/network?recursive=true\', timeout=5).read().decode())"' % ip, check=False)
+    url = 'http://%s:2379/v2/keys/docker/network/v1.0/network?recursive=true' % lab.store_ip()
+    proc = lab.sh(lab.group('kv_servers')[0],
+                  'python3 -c "import urllib.request as u; print(u.urlopen(\'%s\', timeout=5).read().decode())"' % url,
+                  check=False)
     if proc.returncode != 0:
         return None
     return sorted(json.loads(n['value'])['name'] for n in json.loads(proc.stdout)['node'].get('nodes', []))
@@ -308,12 +308,9 @@ def dead_ns_threads(lab, host):
 # What a store call says when it ran on one of those threads: the destroyed namespace has no route to the store.
 # The engine words the error around it in more than one way ('failed to update store for object type ...',
 # 'client: etcd cluster is unavailable or misconfigured; error #0: ...'), so the test matches this part only.
-LEAKED_THREAD_SYMPTOM = r'dial tcp %s:\d+: connect: network is unreachable'
-
-
 def leaked_thread_symptom(lab):
     """A regex for the store call that failed on a thread in a destroyed namespace, with the store's address."""
-    return LEAKED_THREAD_SYMPTOM % re.escape(lab.hostvars(lab.group('kv_servers')[0])['hostnet_underlay_ip'])
+    return r'dial tcp %s:\d+: connect: network is unreachable' % re.escape(lab.store_ip())
 
 
 def come_and_go(lab, host, net, names, leak_may_show=False):
@@ -353,7 +350,7 @@ def test_anchors_keep_engine_threads_out_of_destroyed_namespaces(overlay_lab, tm
         if shown:
             print('%s: a container on %s (no anchors) failed on a thread in a destroyed namespace: %s'
                   % (h, bare, shown))
-        # Those threads stay until the engine restarts, and store calls that land on them keep failing: in 1 of 5
+        # Those threads stay until the engine restarts, and store calls that land on them keep failing: in 1 of 6
         # loop runs at 4a982ff (stop 20) this engine then never saw the next network ('network ... not found' for its
         # anchor) nor, after the next test stopped and started etcd, ov_base (its store watch on such a thread). The
         # round broke this engine on purpose: restart it (live-restore keeps the other tests' containers), as an

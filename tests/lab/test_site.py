@@ -232,7 +232,7 @@ def test_check_on_a_fresh_lab_fails_nowhere(lab, site_check_fresh):
     for h in lab.group('docker_hosts'):
         assert 'hostnet.fabric.docker_daemon : Set the daemon options (backup kept until the engine answers)' \
             in predicted.get(h, ()), (h, predicted.get(h))
-    kv = lab.hostvars(lab.group('kv_servers')[0])['hostnet_underlay_ip']
+    kv = lab.store_ip()
     opts = [(h, r) for p in data['plays'] for t in p['tasks'] for h, r in t['hosts'].items()
             if t['task']['name'].endswith('Set the daemon options (backup kept until the engine answers)')]
     assert sorted(h for h, _r in opts) == sorted(lab.group('docker_hosts'))
